@@ -1,0 +1,60 @@
+//! aarch64 backend: user context, syscall ABI, restricted state.
+//!
+//! Modules: `context` (the [`UserContext`] the trap path saves).
+
+mod context;
+
+pub use context::UserContext;
+
+use crate::abi::zx_restricted_state_arm64_t;
+use crate::arch::Arch;
+
+/// The aarch64 architecture (4 KiB granule, 48-bit VA, `svc`/`eret`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Aarch64;
+
+/// One past the highest user address with 48-bit TTBR0 translation.
+pub const USER_ADDRESS_LIMIT: u64 = 1 << 48;
+
+/// What the aarch64 trap path records about a fault or exception.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExceptionInfo {
+    /// ESR_EL1: exception class and syndrome.
+    pub esr: u64,
+    /// FAR_EL1: the faulting address of an abort, else 0.
+    pub far: u64,
+}
+
+impl Arch for Aarch64 {
+    const NAME: &'static str = "aarch64";
+    // As Zircon: user space starts at 16 MiB and ends at the top of TTBR0.
+    const USER_ASPACE_BASE: u64 = 0x0100_0000;
+    const USER_ASPACE_SIZE: u64 = USER_ADDRESS_LIMIT - Self::USER_ASPACE_BASE;
+    const XOM_SUPPORTED: bool = false;
+    const TLB_PAGE_THRESHOLD: usize = 16;
+    // 8-bit ASIDs: every ARMv8-A implementation has at least these.
+    const ASID_COUNT: usize = 256;
+
+    type UserContext = UserContext;
+    type ExceptionInfo = ExceptionInfo;
+    type RestrictedState = zx_restricted_state_arm64_t;
+
+    fn is_user_address(addr: u64) -> bool {
+        // Bit 55 selects TTBR0 (user) or TTBR1 (kernel).
+        addr & (1 << 55) == 0
+    }
+
+    fn syscall_number(ctx: &UserContext) -> u64 {
+        ctx.x[16]
+    }
+
+    fn syscall_args(ctx: &UserContext) -> [u64; 8] {
+        let mut args = [0; 8];
+        args.copy_from_slice(&ctx.x[..8]);
+        args
+    }
+
+    fn set_syscall_status(ctx: &mut UserContext, status: i32) {
+        ctx.x[0] = i64::from(status) as u64;
+    }
+}

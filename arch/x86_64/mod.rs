@@ -1,0 +1,64 @@
+//! x86_64 backend: user context, syscall ABI, restricted state.
+//!
+//! Modules: `context` (the [`UserContext`] the trap path saves).
+
+mod context;
+
+pub use context::UserContext;
+
+use crate::abi::zx_restricted_state_x86_64_t;
+use crate::arch::Arch;
+
+/// The x86_64 architecture (4-level paging, `syscall`/`sysretq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct X86_64;
+
+/// One past the highest user address: the lower canonical half ends at
+/// `1 << 47`.
+pub const USER_ADDRESS_LIMIT: u64 = 1 << 47;
+
+/// What the x86_64 trap path records about a fault or exception.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExceptionInfo {
+    /// The interrupt vector (6 = `#UD`, 13 = `#GP`, 14 = `#PF`, ...).
+    pub vector: u64,
+    /// The error code the CPU pushed (0 when it pushes none).
+    pub error_code: u64,
+    /// CR2: the faulting address of a page fault, else 0.
+    pub cr2: u64,
+}
+
+impl Arch for X86_64 {
+    const NAME: &'static str = "x86_64";
+    // As Zircon: user space starts at 16 MiB and stops one page short of the
+    // canonical boundary, so `sysretq` never returns to a non-canonical rip.
+    const USER_ASPACE_BASE: u64 = 0x0100_0000;
+    const USER_ASPACE_SIZE: u64 = USER_ADDRESS_LIMIT - 4096 - Self::USER_ASPACE_BASE;
+    const XOM_SUPPORTED: bool = false;
+    const TLB_PAGE_THRESHOLD: usize = 32;
+    // 12-bit PCIDs.
+    const ASID_COUNT: usize = 4096;
+
+    type UserContext = UserContext;
+    type ExceptionInfo = ExceptionInfo;
+    type RestrictedState = zx_restricted_state_x86_64_t;
+
+    fn is_user_address(addr: u64) -> bool {
+        addr < USER_ADDRESS_LIMIT
+    }
+
+    fn syscall_number(ctx: &UserContext) -> u64 {
+        ctx.rax
+    }
+
+    fn syscall_args(ctx: &UserContext) -> [u64; 8] {
+        [
+            ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10, ctx.r8, ctx.r9, ctx.r12, ctx.r13,
+        ]
+    }
+
+    fn set_syscall_status(ctx: &mut UserContext, status: i32) {
+        // Sign-extended, as a C `zx_status_t` return in eax/rax.
+        ctx.rax = i64::from(status) as u64;
+    }
+}

@@ -1,0 +1,48 @@
+//! Object types, from `zircon/types.h` (`ZX_OBJ_TYPE_*`).
+
+/// `zx_obj_type_t`.
+#[allow(non_camel_case_types)]
+pub type zx_obj_type_t = u32;
+
+/// `ZX_OBJ_TYPE_NONE`.
+pub const ZX_OBJ_TYPE_NONE: zx_obj_type_t = 0;
+/// `ZX_OBJ_TYPE_PROCESS`.
+pub const ZX_OBJ_TYPE_PROCESS: zx_obj_type_t = 1;
+/// `ZX_OBJ_TYPE_THREAD`.
+pub const ZX_OBJ_TYPE_THREAD: zx_obj_type_t = 2;
+/// `ZX_OBJ_TYPE_VMO`.
+pub const ZX_OBJ_TYPE_VMO: zx_obj_type_t = 3;
+/// `ZX_OBJ_TYPE_CHANNEL`.
+pub const ZX_OBJ_TYPE_CHANNEL: zx_obj_type_t = 4;
+/// `ZX_OBJ_TYPE_EVENT`.
+pub const ZX_OBJ_TYPE_EVENT: zx_obj_type_t = 5;
+/// `ZX_OBJ_TYPE_PORT`.
+pub const ZX_OBJ_TYPE_PORT: zx_obj_type_t = 6;
+/// `ZX_OBJ_TYPE_JOB`.
+pub const ZX_OBJ_TYPE_JOB: zx_obj_type_t = 17;
+/// `ZX_OBJ_TYPE_VMAR`.
+pub const ZX_OBJ_TYPE_VMAR: zx_obj_type_t = 18;
+
+/// The kinds of object this crate implements, with their `ZX_OBJ_TYPE_*`
+/// values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ObjectType {
+    /// `ZX_OBJ_TYPE_PROCESS`.
+    Process = ZX_OBJ_TYPE_PROCESS,
+    /// `ZX_OBJ_TYPE_THREAD`.
+    Thread = ZX_OBJ_TYPE_THREAD,
+    /// `ZX_OBJ_TYPE_VMO`.
+    Vmo = ZX_OBJ_TYPE_VMO,
+    /// `ZX_OBJ_TYPE_JOB`.
+    Job = ZX_OBJ_TYPE_JOB,
+    /// `ZX_OBJ_TYPE_VMAR`.
+    Vmar = ZX_OBJ_TYPE_VMAR,
+}
+
+impl ObjectType {
+    /// The raw `zx_obj_type_t`.
+    pub const fn into_raw(self) -> zx_obj_type_t {
+        self as zx_obj_type_t
+    }
+}

@@ -1,0 +1,74 @@
+//! The per-architecture backends and the [`Arch`] trait that ties them to the
+//! generic code.
+//!
+//! The backends live in the top-level `arch/` directory and are compiled into
+//! the crate as modules on every target: page-table encoding, user-context
+//! marshalling and state validation are plain Rust, unit-tested on the host.
+//! Only the privileged instructions inside them are gated by
+//! `#[cfg(target_arch = ...)]`.
+
+use core::fmt::Debug;
+
+use crate::abi::Pod;
+
+#[path = "../arch/x86_64/mod.rs"]
+pub mod x86_64;
+
+#[path = "../arch/aarch64/mod.rs"]
+pub mod aarch64;
+
+pub use self::aarch64::Aarch64;
+pub use self::x86_64::X86_64;
+
+/// One CPU architecture, as the generic code sees it.
+///
+/// Implemented by the zero-sized [`X86_64`] and [`Aarch64`]; a host kernel
+/// picks one as [`Platform::Arch`](crate::Platform::Arch).
+pub trait Arch: Sized + Send + Sync + Debug + 'static {
+    /// A short name, `"x86_64"` or `"aarch64"`.
+    const NAME: &'static str;
+
+    /// Lowest address of the user address space (the root VMAR's base).
+    const USER_ASPACE_BASE: u64;
+    /// Size of the user address space (the root VMAR's size).
+    const USER_ASPACE_SIZE: u64;
+
+    /// Whether user mappings can be execute-only. Neither x86_64 nor aarch64
+    /// user mappings here support it, so `ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED`
+    /// always adds `ZX_VM_PERM_READ`.
+    const XOM_SUPPORTED: bool;
+
+    /// Pages a [`TlbBatch`](crate::mmu::TlbBatch) names one by one before it
+    /// turns into a flush of the whole address space.
+    const TLB_PAGE_THRESHOLD: usize;
+
+    /// Number of address-space identifiers the crate may hand out (PCIDs /
+    /// ASIDs), including the reserved 0.
+    const ASID_COUNT: usize;
+
+    /// Every user register the trap path saves and restores.
+    type UserContext: Clone + Default + Debug + PartialEq + Send + Sync;
+
+    /// The architectural details of a fault or exception, as the trap path
+    /// reads them (x86_64: vector, error code, CR2; aarch64: ESR, FAR).
+    type ExceptionInfo: Clone + Copy + Debug + PartialEq + Send + Sync;
+
+    /// The arch's `zx_restricted_state_t`.
+    type RestrictedState: Pod + Default + Debug + PartialEq + Send + Sync;
+
+    /// Whether `addr` is a user address by range alone (x86_64: lower
+    /// canonical half; aarch64: bit 55 clear). Used to validate
+    /// `zx_restricted_enter`'s vector and the restricted program counter.
+    fn is_user_address(addr: u64) -> bool;
+
+    /// The syscall number user space passed (x86_64 `rax`, aarch64 `x16`).
+    fn syscall_number(ctx: &Self::UserContext) -> u64;
+
+    /// The eight syscall arguments (x86_64 `rdi, rsi, rdx, r10, r8, r9,
+    /// r12, r13`; aarch64 `x0..x7`).
+    fn syscall_args(ctx: &Self::UserContext) -> [u64; 8];
+
+    /// Stores a syscall's status in the return register (x86_64 `rax`,
+    /// aarch64 `x0`).
+    fn set_syscall_status(ctx: &mut Self::UserContext, status: i32);
+}

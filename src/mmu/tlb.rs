@@ -1,0 +1,110 @@
+//! TLB invalidation batches.
+//!
+//! Every change to live translations adds the changed pages to a
+//! [`TlbBatch`]; the operation hands the batch to
+//! [`Platform::flush_tlb`](crate::platform::Platform::flush_tlb) once, before
+//! it returns to user space. Up to the architecture's threshold
+//! ([`Arch::TLB_PAGE_THRESHOLD`]: x86_64 32, aarch64 16) the batch names
+//! single pages; past it, it becomes one flush of the whole address space
+//! (its PCID / ASID), which is cheaper than many single-page invalidations.
+
+use crate::arch::Arch;
+
+/// An address-space identifier: an x86_64 PCID or an aarch64 ASID.
+pub type Asid = u16;
+
+/// Capacity of a batch's page list (the largest per-arch threshold).
+pub const TLB_BATCH_CAPACITY: usize = 32;
+
+/// What a batch asks the platform to invalidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlbScope<'a> {
+    /// Nothing changed.
+    Nothing,
+    /// These page-aligned user addresses.
+    Pages(&'a [u64]),
+    /// Every non-global translation of the address space.
+    AddressSpace,
+}
+
+/// Translations to invalidate for one address space, gathered during one
+/// operation.
+#[must_use = "a TLB batch must be handed to Platform::flush_tlb"]
+#[derive(Clone, Debug)]
+pub struct TlbBatch {
+    asid: Asid,
+    threshold: u8,
+    len: u8,
+    whole: bool,
+    pages: [u64; TLB_BATCH_CAPACITY],
+}
+
+impl TlbBatch {
+    /// An empty batch for the address space `asid` on architecture `A`.
+    pub fn new<A: Arch>(asid: Asid) -> TlbBatch {
+        TlbBatch {
+            asid,
+            // The threshold is a small per-arch constant (<= capacity).
+            threshold: A::TLB_PAGE_THRESHOLD.min(TLB_BATCH_CAPACITY) as u8,
+            len: 0,
+            whole: false,
+            pages: [0; TLB_BATCH_CAPACITY],
+        }
+    }
+
+    /// The address space the batch is for.
+    pub fn asid(&self) -> Asid {
+        self.asid
+    }
+
+    /// Adds one page (any address inside it).
+    pub fn add_page(&mut self, va: u64) {
+        if self.whole {
+            return;
+        }
+        if self.len == self.threshold {
+            self.whole = true;
+            return;
+        }
+        self.pages[usize::from(self.len)] = va & !0xfff;
+        self.len += 1;
+    }
+
+    /// Adds `[va, va + len)`: page by page while it fits under the
+    /// threshold, else the whole address space.
+    pub fn add_range(&mut self, va: u64, len: u64) {
+        if self.whole || len == 0 {
+            return;
+        }
+        let pages = len.div_ceil(4096);
+        let room = u64::from(self.threshold - self.len);
+        if pages > room {
+            self.whole = true;
+            return;
+        }
+        for i in 0..pages {
+            self.add_page(va + i * 4096);
+        }
+    }
+
+    /// Asks for a flush of the whole address space.
+    pub fn add_address_space(&mut self) {
+        self.whole = true;
+    }
+
+    /// Whether nothing needs invalidating.
+    pub fn is_empty(&self) -> bool {
+        !self.whole && self.len == 0
+    }
+
+    /// What to invalidate.
+    pub fn scope(&self) -> TlbScope<'_> {
+        if self.whole {
+            TlbScope::AddressSpace
+        } else if self.len == 0 {
+            TlbScope::Nothing
+        } else {
+            TlbScope::Pages(&self.pages[..usize::from(self.len)])
+        }
+    }
+}

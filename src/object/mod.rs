@@ -1,0 +1,130 @@
+//! Kernel objects: jobs, processes, threads (and, from [`crate::vm`], VMOs
+//! and VMARs), the handles that name them, and the per-process handle table.
+//!
+//! # Lock order
+//!
+//! Locks are taken in this order and never in reverse:
+//!
+//! 1. `Process::handles` (the handle table);
+//! 2. `AddressSpace::tree` (one per process: the VMAR tree, its mappings and
+//!    their protection ranges);
+//! 3. `Vmo::pages` (one per VMO: pages, size, the list of mappings);
+//! 4. `AddressSpace::page_table` (the arch page tables of one process);
+//! 5. leaf locks that never nest: `Job::state`, `Thread::state`,
+//!    `Process::threads`.
+//!
+//! No lock is held across a call into the host other than
+//! [`Platform::alloc_frame`](crate::Platform::alloc_frame),
+//! [`free_frame`](crate::Platform::free_frame),
+//! [`phys_to_virt`](crate::Platform::phys_to_virt) and
+//! [`flush_tlb`](crate::Platform::flush_tlb), which must not call back into
+//! the crate.
+
+mod handle;
+mod job;
+mod process;
+mod thread;
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+pub use handle::{Handle, HandleTable, MAX_HANDLES, check_rights, reduced_rights};
+pub use job::{Job, JobPolicy, PolicyAction};
+pub use process::Process;
+pub use thread::Thread;
+
+use crate::abi::{ObjectType, ZX_KOID_FIRST};
+use crate::platform::Platform;
+
+static NEXT_KOID: AtomicU64 = AtomicU64::new(ZX_KOID_FIRST);
+
+/// The koid the next object will get (for seeding, not for identity).
+pub(crate) fn peek_koid() -> u64 {
+    NEXT_KOID.load(Ordering::Relaxed)
+}
+
+/// A fresh kernel object id.
+pub(crate) fn next_koid() -> u64 {
+    NEXT_KOID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A reference to any kernel object a handle can name.
+pub enum KernelObject<P: Platform> {
+    /// A job.
+    Job(Arc<Job>),
+    /// A process.
+    Process(Arc<Process<P>>),
+    /// A thread.
+    Thread(Arc<Thread<P>>),
+}
+
+impl<P: Platform> Clone for KernelObject<P> {
+    fn clone(&self) -> Self {
+        match self {
+            KernelObject::Job(o) => KernelObject::Job(o.clone()),
+            KernelObject::Process(o) => KernelObject::Process(o.clone()),
+            KernelObject::Thread(o) => KernelObject::Thread(o.clone()),
+        }
+    }
+}
+
+impl<P: Platform> KernelObject<P> {
+    /// The object's `ZX_OBJ_TYPE_*`.
+    pub fn object_type(&self) -> ObjectType {
+        match self {
+            KernelObject::Job(_) => ObjectType::Job,
+            KernelObject::Process(_) => ObjectType::Process,
+            KernelObject::Thread(_) => ObjectType::Thread,
+        }
+    }
+
+    /// The object's koid.
+    pub fn koid(&self) -> u64 {
+        match self {
+            KernelObject::Job(o) => o.koid(),
+            KernelObject::Process(o) => o.koid(),
+            KernelObject::Thread(o) => o.koid(),
+        }
+    }
+
+    /// The koid `ZX_INFO_HANDLE_BASIC` reports as related: a thread's
+    /// process, a process's job, a job's parent.
+    pub fn related_koid(&self) -> u64 {
+        match self {
+            KernelObject::Job(o) => o.parent_koid(),
+            KernelObject::Process(o) => o.job().koid(),
+            KernelObject::Thread(o) => o.process().koid(),
+        }
+    }
+}
+
+/// A concrete object type that a typed handle lookup can ask for.
+pub trait ObjectKind<P: Platform>: Sized {
+    /// The type's `ZX_OBJ_TYPE_*`.
+    const TYPE: ObjectType;
+    /// The object, if `object` is of this type.
+    fn downcast(object: &KernelObject<P>) -> Option<Arc<Self>>;
+    /// Wraps the object.
+    fn upcast(this: Arc<Self>) -> KernelObject<P>;
+}
+
+macro_rules! object_kind {
+    ($ty:ty, $variant:ident) => {
+        impl<P: Platform> ObjectKind<P> for $ty {
+            const TYPE: ObjectType = ObjectType::$variant;
+            fn downcast(object: &KernelObject<P>) -> Option<Arc<Self>> {
+                match object {
+                    KernelObject::$variant(o) => Some(o.clone()),
+                    _ => None,
+                }
+            }
+            fn upcast(this: Arc<Self>) -> KernelObject<P> {
+                KernelObject::$variant(this)
+            }
+        }
+    };
+}
+
+object_kind!(Job, Job);
+object_kind!(Process<P>, Process);
+object_kind!(Thread<P>, Thread);

@@ -1,0 +1,118 @@
+//! Processes: a handle table, a job policy fixed at creation, and threads.
+//!
+//! Locks: `Process::handles` (first in the crate's lock order),
+//! `Process::threads` (leaf).
+
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use crate::abi::{Rights, zx_handle_t};
+use crate::error::Result;
+use crate::platform::Platform;
+
+use super::{Handle, HandleTable, Job, JobPolicy, KernelObject, ObjectKind, Thread, next_koid};
+
+/// A process.
+pub struct Process<P: Platform> {
+    koid: u64,
+    job: Arc<Job>,
+    policy: JobPolicy,
+    handles: Mutex<HandleTable<P>>,
+    threads: Mutex<Vec<Weak<Thread<P>>>>,
+}
+
+impl<P: Platform> Process<P> {
+    /// Creates a process in `job`, with handle values scrambled by
+    /// `handle_secret`.
+    ///
+    /// # Errors
+    ///
+    /// `NO_MEMORY` if the job's process list cannot grow.
+    pub(crate) fn new(job: &Arc<Job>, handle_secret: u32) -> Result<Arc<Process<P>>> {
+        let process = Arc::new(Process {
+            koid: next_koid(),
+            job: job.clone(),
+            policy: job.policy(),
+            handles: Mutex::new(HandleTable::new(handle_secret)),
+            threads: Mutex::new(Vec::new()),
+        });
+        job.attach_process(&process)?;
+        Ok(process)
+    }
+
+    /// The process's koid.
+    pub fn koid(&self) -> u64 {
+        self.koid
+    }
+
+    /// The job the process runs under.
+    pub fn job(&self) -> &Arc<Job> {
+        &self.job
+    }
+
+    /// The basic policy the process runs under (its job's, at creation).
+    pub fn policy(&self) -> &JobPolicy {
+        &self.policy
+    }
+
+    /// Creates a thread. `cookie` is the host's own name for it, handed back
+    /// in [`Platform::interrupt_thread`](crate::Platform::interrupt_thread).
+    ///
+    /// # Errors
+    ///
+    /// `NO_MEMORY` if the thread list cannot grow.
+    pub fn create_thread(self: &Arc<Self>, cookie: u64) -> Result<Arc<Thread<P>>> {
+        let thread = Arc::new(Thread::new(self.clone(), cookie));
+        let mut threads = self.threads.lock();
+        threads.retain(|w| w.strong_count() > 0);
+        threads.try_reserve(1)?;
+        threads.push(Arc::downgrade(&thread));
+        Ok(thread)
+    }
+
+    /// Runs `f` with the handle table locked.
+    pub fn with_handles<R>(&self, f: impl FnOnce(&mut HandleTable<P>) -> R) -> R {
+        f(&mut self.handles.lock())
+    }
+
+    /// Adds a handle to `object` with `rights` and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleTable::add`].
+    pub fn add_handle(&self, object: KernelObject<P>, rights: Rights) -> Result<zx_handle_t> {
+        self.handles.lock().add(Handle { object, rights })
+    }
+
+    /// The object of type `T` named by `value`, if the handle has `rights`.
+    ///
+    /// # Errors
+    ///
+    /// `BAD_HANDLE`, `WRONG_TYPE`, `ACCESS_DENIED`, in that order.
+    pub fn get_object<T: ObjectKind<P>>(
+        &self,
+        value: zx_handle_t,
+        rights: Rights,
+    ) -> Result<(Arc<T>, Rights)> {
+        self.handles.lock().get_object(value, rights)
+    }
+
+    /// Closes every handle and marks every thread dead: the host calls this
+    /// when the process exits. Handles are dropped after the table's lock is
+    /// released.
+    pub fn terminate(&self) {
+        let drained = self.handles.lock().drain();
+        drop(drained);
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for t in threads {
+            t.exit();
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The one trait a host kernel implements: [`Platform`].
+//!
+//! Everything the crate needs from the machine goes through it: 4 KiB
+//! physical frames, the direct map, TLB shootdown, interrupting the CPU of a
+//! kicked thread, and the kernel half of new root page tables. A
+//! kernel implements it once (usually on a zero-sized type) and creates a
+//! [`crate::Kernel`] with it; host tests use [`crate::sim::Sim`].
+
+use crate::arch::Arch;
+use crate::mmu::TlbBatch;
+
+/// Size of a base page and of a physical frame.
+pub const PAGE_SIZE: u64 = 4096;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;
+
+/// A physical address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct PhysAddr(u64);
+
+impl PhysAddr {
+    /// Wraps a raw physical address.
+    pub const fn new(raw: u64) -> Self {
+        PhysAddr(raw)
+    }
+
+    /// The raw value.
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// Whether the address is 4 KiB aligned.
+    pub const fn is_page_aligned(self) -> bool {
+        self.0 & (PAGE_SIZE - 1) == 0
+    }
+}
+
+/// Names a thread to the host when the crate needs it interrupted
+/// ([`Platform::interrupt_thread`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadToken {
+    /// The thread's koid.
+    pub koid: u64,
+    /// The value the host passed when it created the thread
+    /// ([`crate::object::Process::create_thread`]).
+    pub cookie: u64,
+}
+
+/// What the crate asks of the host kernel.
+///
+/// Implementations are cloned into every object that needs the platform (a
+/// VMO frees its frames on drop), so `Clone` should be cheap: a zero-sized
+/// type or an `Arc`.
+///
+/// # Contract
+///
+/// 1. [`alloc_frame`](Platform::alloc_frame) returns 4 KiB-aligned frames no
+///    one else uses until they come back through
+///    [`free_frame`](Platform::free_frame).
+/// 2. For such a frame, [`phys_to_virt`](Platform::phys_to_virt) returns a
+///    pointer valid for reads and writes of [`PAGE_SIZE`] bytes, 8-byte
+///    aligned, for as long as the frame is allocated.
+/// 3. [`flush_tlb`](Platform::flush_tlb) returns only after every CPU that
+///    may hold translations of the batch's address space has dropped the
+///    translations the batch names.
+pub trait Platform: Clone + Send + Sync + 'static {
+    /// The CPU architecture: page-table format, user context, restricted
+    /// state layout.
+    type Arch: Arch;
+
+    /// Allocates one 4 KiB frame, or `None` when memory is exhausted (the
+    /// crate turns that into `ZX_ERR_NO_MEMORY`). Contents may be anything:
+    /// the crate zeroes what it needs zeroed.
+    fn alloc_frame(&self) -> Option<PhysAddr>;
+
+    /// Returns a frame obtained from [`alloc_frame`](Platform::alloc_frame).
+    /// The crate no longer maps or touches it.
+    fn free_frame(&self, frame: PhysAddr);
+
+    /// The kernel's pointer to a frame's memory (the direct map).
+    fn phys_to_virt(&self, frame: PhysAddr) -> *mut u8;
+
+    /// Invalidates the translations named by `batch` on every CPU where the
+    /// batch's address space may be active. On x86_64 that is local
+    /// `invlpg`/`invpcid` (see `arch::x86_64::tlb`) plus an IPI to other CPUs
+    /// running the address space; on aarch64 the broadcast `tlbi ...is`
+    /// instructions (`arch::aarch64::tlb`) reach every CPU by themselves.
+    fn flush_tlb(&self, batch: &TlbBatch);
+
+    /// Asks the host to interrupt the CPU currently running `thread` so it
+    /// comes back to the kernel (used by `zx_restricted_kick`). The thread
+    /// then leaves restricted mode at its next kernel boundary. A thread not
+    /// currently running needs nothing.
+    fn interrupt_thread(&self, thread: ThreadToken);
+
+    /// The root page table whose kernel half (x86_64: entries 256..512) is
+    /// copied into every new user root table. `None` (the default) copies
+    /// nothing, which is right on aarch64, where the kernel lives in TTBR1.
+    fn kernel_root_table(&self) -> Option<PhysAddr> {
+        None
+    }
+
+    /// A random value to mix into each process's handle values, so they are
+    /// not sequential. The default is a fixed odd constant; a host with an
+    /// entropy source should override it.
+    fn random_u64(&self) -> u64 {
+        0x9e37_79b9_7f4a_7c15
+    }
+}

@@ -1,0 +1,171 @@
+//! A simulated machine for host tests, benchmarks and fuzzing.
+//!
+//! [`Sim<A>`] implements [`Platform`] for either architecture: frames come
+//! from the heap (a frame's "physical address" is its heap address, so the
+//! direct map is the identity), every allocation and free is counted so
+//! tests can prove nothing leaks, and a frame limit can be set to make
+//! allocation fail on purpose. Calls the crate makes to the platform (TLB
+//! flushes, thread interrupts) are recorded for tests to inspect.
+//!
+//! The sim is public so that a kernel using this crate can test its own
+//! integration on the host the same way.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+use crate::arch::Arch;
+use crate::mmu::TlbBatch;
+use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
+
+const FRAME_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
+    Ok(l) => l,
+    Err(_) => panic!("bad frame layout"),
+};
+
+struct Inner {
+    frames: Mutex<HashSet<u64>>,
+    /// Frames currently allocated.
+    allocated: AtomicUsize,
+    /// Total successful allocations so far.
+    total_allocs: AtomicUsize,
+    /// Maximum frames allocated at once; `usize::MAX` for no limit.
+    limit: AtomicUsize,
+    /// Number of `flush_tlb` calls.
+    flushes: AtomicUsize,
+    /// Threads the crate asked to interrupt, in order.
+    interrupts: Mutex<Vec<ThreadToken>>,
+}
+
+/// The simulated platform for architecture `A`.
+pub struct Sim<A: Arch> {
+    inner: Arc<Inner>,
+    _arch: PhantomData<fn() -> A>,
+}
+
+impl<A: Arch> Clone for Sim<A> {
+    fn clone(&self) -> Self {
+        Sim {
+            inner: self.inner.clone(),
+            _arch: PhantomData,
+        }
+    }
+}
+
+impl<A: Arch> Default for Sim<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: Arch> core::fmt::Debug for Sim<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sim")
+            .field("arch", &A::NAME)
+            .field("frames_allocated", &self.frames_allocated())
+            .finish()
+    }
+}
+
+impl<A: Arch> Sim<A> {
+    /// A fresh machine with unlimited frames.
+    pub fn new() -> Self {
+        Sim {
+            inner: Arc::new(Inner {
+                frames: Mutex::new(HashSet::new()),
+                allocated: AtomicUsize::new(0),
+                total_allocs: AtomicUsize::new(0),
+                limit: AtomicUsize::new(usize::MAX),
+                flushes: AtomicUsize::new(0),
+                interrupts: Mutex::new(Vec::new()),
+            }),
+            _arch: PhantomData,
+        }
+    }
+
+    /// Frames currently allocated (page tables, VMO pages, ...).
+    pub fn frames_allocated(&self) -> usize {
+        self.inner.allocated.load(Ordering::SeqCst)
+    }
+
+    /// Successful frame allocations since the machine was created.
+    pub fn total_allocations(&self) -> usize {
+        self.inner.total_allocs.load(Ordering::SeqCst)
+    }
+
+    /// Makes allocation fail once `limit` frames are allocated at the same
+    /// time; `None` removes the limit.
+    pub fn set_frame_limit(&self, limit: Option<usize>) {
+        self.inner
+            .limit
+            .store(limit.unwrap_or(usize::MAX), Ordering::SeqCst);
+    }
+
+    /// Makes allocation fail after `n` more frames.
+    pub fn fail_after(&self, n: usize) {
+        self.set_frame_limit(Some(self.frames_allocated().saturating_add(n)));
+    }
+
+    /// Number of TLB flushes the crate requested.
+    pub fn tlb_flushes(&self) -> usize {
+        self.inner.flushes.load(Ordering::SeqCst)
+    }
+
+    /// Threads the crate asked the host to interrupt, oldest first.
+    pub fn interrupts(&self) -> Vec<ThreadToken> {
+        self.inner.interrupts.lock().expect("sim lock").clone()
+    }
+}
+
+impl<A: Arch> Platform for Sim<A> {
+    type Arch = A;
+
+    fn alloc_frame(&self) -> Option<PhysAddr> {
+        let mut frames = self.inner.frames.lock().expect("sim lock");
+        if frames.len() >= self.inner.limit.load(Ordering::SeqCst) {
+            return None;
+        }
+        // SAFETY: FRAME_LAYOUT has non-zero size.
+        let ptr = unsafe { alloc_zeroed(FRAME_LAYOUT) };
+        if ptr.is_null() {
+            return None;
+        }
+        let pa = ptr.expose_provenance() as u64;
+        frames.insert(pa);
+        self.inner.allocated.fetch_add(1, Ordering::SeqCst);
+        self.inner.total_allocs.fetch_add(1, Ordering::SeqCst);
+        Some(PhysAddr::new(pa))
+    }
+
+    fn free_frame(&self, frame: PhysAddr) {
+        let mut frames = self.inner.frames.lock().expect("sim lock");
+        // A free of a frame the sim never handed out is a crate bug: fail
+        // the test loudly rather than corrupt the heap.
+        assert!(
+            frames.remove(&frame.as_u64()),
+            "free of unallocated frame {:#x}",
+            frame.as_u64()
+        );
+        self.inner.allocated.fetch_sub(1, Ordering::SeqCst);
+        let ptr = std::ptr::with_exposed_provenance_mut::<u8>(frame.as_u64() as usize);
+        // SAFETY: `ptr` came from `alloc_zeroed(FRAME_LAYOUT)` in
+        // `alloc_frame` (the set proves it is live) and is freed once.
+        unsafe { dealloc(ptr, FRAME_LAYOUT) };
+    }
+
+    fn phys_to_virt(&self, frame: PhysAddr) -> *mut u8 {
+        std::ptr::with_exposed_provenance_mut(frame.as_u64() as usize)
+    }
+
+    fn flush_tlb(&self, batch: &TlbBatch) {
+        let _ = batch;
+        self.inner.flushes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn interrupt_thread(&self, thread: ThreadToken) {
+        self.inner.interrupts.lock().expect("sim lock").push(thread);
+    }
+}

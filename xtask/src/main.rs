@@ -1,0 +1,134 @@
+//! `cargo xtask`: the project's commands.
+//!
+//! - `cargo xtask test`: everything a change must pass (formatting, clippy
+//!   on the host and both bare-metal targets, host tests, rustdoc, the
+//!   bare-metal builds). Installs the rustup targets and components it needs.
+//! - `cargo xtask run [--arch x86_64|aarch64]`: boots the demo kernel in QEMU.
+
+mod util;
+
+use std::process::ExitCode;
+
+use util::{Cmd, Failure};
+
+const BARE_METAL_TARGETS: [&str; 2] = ["x86_64-unknown-none", "aarch64-unknown-none"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            print_help();
+            Ok(())
+        }
+        Some(other) => Err(Failure::new(format!(
+            "unknown command `{other}`; try `cargo xtask help`"
+        ))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("xtask: {f}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "cargo xtask <command>\n\n\
+         test    run every check a change must pass\n\
+         help    this text"
+    );
+}
+
+/// Installs the pinned toolchain's targets and components (rustup does not
+/// add a toolchain file's targets by itself on every version).
+fn ensure_toolchain() -> Result<(), Failure> {
+    let installed = Cmd::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
+    let missing: Vec<&str> = BARE_METAL_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        Cmd::new("rustup")
+            .args(["target", "add"])
+            .args(missing)
+            .run()?;
+    }
+    let components = Cmd::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()?;
+    for c in ["clippy", "rustfmt"] {
+        if !components.lines().any(|l| l.starts_with(c)) {
+            Cmd::new("rustup").args(["component", "add", c]).run()?;
+        }
+    }
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<(), Failure> {
+    if let Some(a) = args.first() {
+        return Err(Failure::new(format!("`test` takes no argument, got `{a}`")));
+    }
+    ensure_toolchain()?;
+    util::stage("format");
+    Cmd::cargo().args(["fmt", "--all", "--", "--check"]).run()?;
+    util::stage("clippy (host, all targets)");
+    Cmd::cargo()
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .run()?;
+    for target in BARE_METAL_TARGETS {
+        util::stage(&format!("clippy ({target})"));
+        Cmd::cargo()
+            .args([
+                "clippy",
+                "-p",
+                "zx-subsystem",
+                "--target",
+                target,
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .run()?;
+        util::stage(&format!("build ({target}, release)"));
+        Cmd::cargo()
+            .args([
+                "build",
+                "-p",
+                "zx-subsystem",
+                "--release",
+                "--target",
+                target,
+            ])
+            .run()?;
+    }
+    util::stage("host tests");
+    Cmd::cargo().args(["test", "--workspace"]).run()?;
+    util::stage("rustdoc");
+    Cmd::cargo()
+        .args([
+            "doc",
+            "-p",
+            "zx-subsystem",
+            "--no-deps",
+            "--features",
+            "sim",
+        ])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
+    util::stage("all checks passed");
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Running commands and reporting failures.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Why a command failed, for the user.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl Failure {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Failure(msg.into())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Prints a stage banner.
+pub fn stage(name: &str) {
+    println!("\n==> {name}");
+}
+
+/// A command run from the workspace root.
+pub struct Cmd {
+    cmd: Command,
+    shown: String,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        let mut cmd = Command::new(program.as_ref());
+        cmd.current_dir(root());
+        Cmd {
+            shown: program.as_ref().to_string_lossy().into_owned(),
+            cmd,
+        }
+    }
+
+    /// `cargo`, the same binary that runs xtask.
+    pub fn cargo() -> Self {
+        Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown.push_str(&a.as_ref().to_string_lossy());
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Runs with inherited stdio; fails on a non-zero exit.
+    pub fn run(mut self) -> Result<(), Failure> {
+        println!("$ {}", self.shown);
+        let status = self
+            .cmd
+            .status()
+            .map_err(|e| Failure::new(format!("cannot run `{}`: {e}", self.shown)))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Failure::new(format!("`{}` failed ({status})", self.shown)))
+        }
+    }
+
+    /// Runs and returns stdout; fails on a non-zero exit.
+    pub fn output(mut self) -> Result<String, Failure> {
+        let out = self
+            .cmd
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| Failure::new(format!("cannot run `{}`: {e}", self.shown)))?;
+        if !out.status.success() {
+            return Err(Failure::new(format!(
+                "`{}` failed ({})",
+                self.shown, out.status
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
