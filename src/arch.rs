@@ -10,6 +10,7 @@
 use core::fmt::Debug;
 
 use crate::abi::Pod;
+use crate::mmu::PageTableFormat;
 
 #[path = "../arch/x86_64/mod.rs"]
 pub mod x86_64;
@@ -45,6 +46,11 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// Number of address-space identifiers the crate may hand out (PCIDs /
     /// ASIDs), including the reserved 0.
     const ASID_COUNT: usize;
+
+    /// The page-table format ([`x86_64::X86_64Paging`] or
+    /// [`aarch64::Aarch64Paging`]) the generic
+    /// [`PageTable`](crate::mmu::PageTable) walks.
+    type Paging: PageTableFormat;
 
     /// Every user register the trap path saves and restores.
     type UserContext: Clone + Default + Debug + PartialEq + Send + Sync;

@@ -1,10 +1,16 @@
 //! aarch64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves).
+//! Modules: `context` (the [`UserContext`] the trap path saves),
+//! `paging` (the 4 KiB-granule translation-table format), `tlb` (the
+//! broadcast `tlbi` sequences for a host's `Platform::flush_tlb`).
+//! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
+pub mod paging;
+pub mod tlb;
 
 pub use context::UserContext;
+pub use paging::Aarch64Paging;
 
 use crate::abi::zx_restricted_state_arm64_t;
 use crate::arch::Arch;
@@ -35,6 +41,7 @@ impl Arch for Aarch64 {
     // 8-bit ASIDs: every ARMv8-A implementation has at least these.
     const ASID_COUNT: usize = 256;
 
+    type Paging = Aarch64Paging;
     type UserContext = UserContext;
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_arm64_t;

@@ -1,10 +1,16 @@
 //! x86_64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves).
+//! Modules: `context` (the [`UserContext`] the trap path saves),
+//! `paging` (the 4-level page-table format), `tlb` (`invlpg`/`invpcid`/CR3
+//! reload for a host's TLB shootdown).
+//! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
+pub mod paging;
+pub mod tlb;
 
 pub use context::UserContext;
+pub use paging::X86_64Paging;
 
 use crate::abi::zx_restricted_state_x86_64_t;
 use crate::arch::Arch;
@@ -39,6 +45,7 @@ impl Arch for X86_64 {
     // 12-bit PCIDs.
     const ASID_COUNT: usize = 4096;
 
+    type Paging = X86_64Paging;
     type UserContext = UserContext;
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_x86_64_t;
