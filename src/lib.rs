@@ -27,9 +27,12 @@ mod kernel;
 pub mod mmu;
 pub mod object;
 pub mod platform;
+pub mod restricted;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod syscall;
 pub mod trap;
+pub mod vm;
 
 pub use error::{Error, Result};
 pub use kernel::Kernel;

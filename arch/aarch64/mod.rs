@@ -7,12 +7,13 @@
 
 mod context;
 pub mod paging;
+pub mod restricted;
 pub mod tlb;
 
 pub use context::UserContext;
 pub use paging::Aarch64Paging;
 
-use crate::abi::zx_restricted_state_arm64_t;
+use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};
 use crate::arch::Arch;
 
 /// The aarch64 architecture (4 KiB granule, 48-bit VA, `svc`/`eret`).
@@ -63,5 +64,43 @@ impl Arch for Aarch64 {
 
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         ctx.x[0] = i64::from(status) as u64;
+    }
+
+    type NormalTls = restricted::NormalTls;
+
+    fn validate_restricted(state: &zx_restricted_state_arm64_t) -> Result<(), &'static str> {
+        restricted::validate(state)
+    }
+
+    fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
+        restricted::NormalTls {
+            tpidr_el0: ctx.tpidr_el0,
+        }
+    }
+
+    fn load_restricted(
+        ctx: &mut UserContext,
+        state: &zx_restricted_state_arm64_t,
+    ) -> restricted::NormalTls {
+        restricted::load(ctx, state)
+    }
+
+    fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_arm64_t {
+        let _ = syscall;
+        restricted::save(ctx)
+    }
+
+    fn enter_normal(
+        ctx: &mut UserContext,
+        tls: restricted::NormalTls,
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) {
+        restricted::enter_normal(ctx, tls, vector, context, reason);
+    }
+
+    fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
+        restricted::report(info)
     }
 }

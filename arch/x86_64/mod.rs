@@ -7,12 +7,13 @@
 
 mod context;
 pub mod paging;
+pub mod restricted;
 pub mod tlb;
 
 pub use context::UserContext;
 pub use paging::X86_64Paging;
 
-use crate::abi::zx_restricted_state_x86_64_t;
+use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};
 use crate::arch::Arch;
 
 /// The x86_64 architecture (4-level paging, `syscall`/`sysretq`).
@@ -67,5 +68,43 @@ impl Arch for X86_64 {
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         // Sign-extended, as a C `zx_status_t` return in eax/rax.
         ctx.rax = i64::from(status) as u64;
+    }
+
+    type NormalTls = restricted::NormalTls;
+
+    fn validate_restricted(state: &zx_restricted_state_x86_64_t) -> Result<(), &'static str> {
+        restricted::validate(state)
+    }
+
+    fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
+        restricted::NormalTls {
+            fs_base: ctx.fs_base,
+            gs_base: ctx.gs_base,
+        }
+    }
+
+    fn load_restricted(
+        ctx: &mut UserContext,
+        state: &zx_restricted_state_x86_64_t,
+    ) -> restricted::NormalTls {
+        restricted::load(ctx, state)
+    }
+
+    fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_x86_64_t {
+        restricted::save(ctx, syscall)
+    }
+
+    fn enter_normal(
+        ctx: &mut UserContext,
+        tls: restricted::NormalTls,
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) {
+        restricted::enter_normal(ctx, tls, vector, context, reason);
+    }
+
+    fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
+        restricted::report(info)
     }
 }
