@@ -1,4 +1,8 @@
-//! Restricted-mode records, from `zircon/syscalls-next.h`.
+//! Restricted-mode records, from `zircon/system/public/zircon/syscalls-next.h`
+//! (misttech/fuchsia@01648b3d5a3de50bf89834588968da5368749adf): the reason
+//! codes, `zx_restricted_state_t` (`#if __aarch64__` / `#elif __x86_64__`),
+//! and `zx_restricted_exception_t` (the state, then a
+//! [`zx_exception_report_t`]).
 //!
 //! Both architectures' layouts are defined on every target (the crate's
 //! arch backends all compile everywhere); an [`crate::arch::Arch`] picks its
