@@ -720,6 +720,8 @@ fn restricted_reason_constants() {
             ZX_RESTRICTED_REASON_SYSCALL => 0u64,
             ZX_RESTRICTED_REASON_EXCEPTION => 1u64,
             ZX_RESTRICTED_REASON_KICK => 2u64,
+            // misttech/fuchsia@74bc581b0782326de537809e64dac1090fcbfd9b
+            ZX_RESTRICTED_REASON_EXCEPTION_LOST => 3u64,
         ],
     );
     assert_eq!(size_of::<zx_restricted_reason_t>(), 8);

@@ -22,6 +22,13 @@ pub const ZX_RESTRICTED_REASON_SYSCALL: zx_restricted_reason_t = 0;
 pub const ZX_RESTRICTED_REASON_EXCEPTION: zx_restricted_reason_t = 1;
 /// `ZX_RESTRICTED_REASON_KICK`.
 pub const ZX_RESTRICTED_REASON_KICK: zx_restricted_reason_t = 2;
+/// `ZX_RESTRICTED_REASON_EXCEPTION_LOST` (newer `syscalls-next.h`,
+/// misttech/fuchsia@74bc581b0782326de537809e64dac1090fcbfd9b): an exception
+/// report could not be copied to the user pointer given to the
+/// three-argument `zx_restricted_bind_state`. This crate implements the
+/// two-argument (v2) bind, which writes reports into the state VMO, so it
+/// never produces this reason; the value is listed to reserve it.
+pub const ZX_RESTRICTED_REASON_EXCEPTION_LOST: zx_restricted_reason_t = 3;
 
 /// x86_64 `zx_restricted_state_t` (160 bytes).
 #[allow(non_camel_case_types)]
