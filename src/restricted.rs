@@ -264,15 +264,16 @@ impl<P: Platform> Kernel<P> {
         ctx: &mut <P::Arch as Arch>::UserContext,
         fault: PageFault<P::Arch>,
     ) -> Resolution {
-        if thread
+        match thread
             .process()
             .aspace()
             .page_fault(fault.addr, fault.access)
-            .is_ok()
         {
-            return self.boundary(thread, ctx);
+            Ok(()) => self.boundary(thread, ctx),
+            // As Zircon, the report's synth_code carries why the fault could
+            // not be resolved (ACCESS_DENIED, NOT_FOUND, OUT_OF_RANGE, ...).
+            Err(e) => self.exception_exit(thread, ctx, &fault.info, e.status().into_raw() as u32),
         }
-        self.exception_exit(thread, ctx, &fault.info)
     }
 
     /// Handles any other trap: an interrupt is a kernel boundary where a
@@ -293,7 +294,7 @@ impl<P: Platform> Kernel<P> {
             }
             Trap::PageFault(f) => self.page_fault(thread, ctx, f),
             Trap::Interrupt(_) => self.boundary(thread, ctx),
-            Trap::Exception(info) => self.exception_exit(thread, ctx, &info),
+            Trap::Exception(info) => self.exception_exit(thread, ctx, &info, 0),
         }
     }
 
@@ -318,11 +319,13 @@ impl<P: Platform> Kernel<P> {
         thread: &Thread<P>,
         ctx: &mut <P::Arch as Arch>::UserContext,
         info: &<P::Arch as Arch>::ExceptionInfo,
+        synth_code: u32,
     ) -> Resolution {
         if !thread.in_restricted.load(Ordering::SeqCst) {
             return Resolution::Unhandled;
         }
-        let report = P::Arch::exception_report(info);
+        let mut report = P::Arch::exception_report(info);
+        report.synth_code = synth_code;
         exit(thread, ctx, ZX_RESTRICTED_REASON_EXCEPTION, Some(report));
         Resolution::Resume
     }

@@ -168,10 +168,9 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `BAD_STATE` (parent destroyed), `INVALID_ARGS` (range outside the
-    /// parent, overlapping), `ACCESS_DENIED` (`CAN_MAP_*` beyond the
-    /// parent's, `SPECIFIC` without `CAN_MAP_SPECIFIC`), `NO_RESOURCES` (no
-    /// room), `NO_MEMORY`.
+    /// In Zircon's order: `BAD_STATE` (parent destroyed), `INVALID_ARGS`
+    /// (size 0), `ACCESS_DENIED` (`CAN_MAP_*` beyond the parent's), then the
+    /// placement's errors (see [`Placement`]), `NO_MEMORY`.
     pub(crate) fn allocate(
         &self,
         parent: SlabId,
@@ -235,13 +234,13 @@ impl<P: Platform> AddressSpace<P> {
             ));
         }
         if overwrite {
-            let Placement::Specific(offset) = placement else {
+            let Placement::Specific { offset, align } = placement else {
                 return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));
             };
-            let base = tree.specific_base(region, offset, len)?;
             if !region.can_map_specific {
                 return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
             }
+            let base = tree.specific_base(region, offset, len, align)?;
             // Overwrite replaces mappings only; a sub-VMAR in the way fails.
             let mut batch = self.new_batch();
             let r = self.unmap_locked(
@@ -249,7 +248,7 @@ impl<P: Platform> AddressSpace<P> {
                 region_id,
                 base,
                 len,
-                Reach::OverwriteOnly,
+                Reach::MappingsOnly,
                 &mut batch,
             );
             self.flush(batch);
@@ -353,49 +352,89 @@ impl<P: Platform> AddressSpace<P> {
 }
 
 /// Where a new region or mapping goes.
+///
+/// Errors of the placement, in Zircon's order: a specific offset not page
+/// aligned is `INVALID_ARGS`; a specific placement in a VMAR without
+/// `CAN_MAP_SPECIFIC` is `ACCESS_DENIED`; a range outside the VMAR or a base
+/// not aligned as asked is `INVALID_ARGS`; an occupied range is
+/// `ALREADY_EXISTS`; no room for a non-specific placement is
+/// `NO_RESOURCES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
-    /// At this offset from the region's base (`ZX_VM_SPECIFIC`).
-    Specific(u64),
-    /// Anywhere, aligned to this power of two (at least a page).
-    Anywhere {
-        /// Alignment in bytes.
+    /// At this offset from the region's base (`ZX_VM_SPECIFIC`); the base
+    /// must be a multiple of `align`.
+    Specific {
+        /// Offset from the VMAR's base.
+        offset: u64,
+        /// Required alignment (a power of two, at least a page).
         align: u64,
     },
+    /// Anywhere, aligned to `align`, ending at most `limit` bytes past the
+    /// region's base (`ZX_VM_OFFSET_IS_UPPER_LIMIT`; `u64::MAX` for none).
+    Anywhere {
+        /// Alignment in bytes (a power of two).
+        align: u64,
+        /// Upper limit, as an offset from the region's base.
+        limit: u64,
+    },
+}
+
+impl Placement {
+    /// Anywhere, page aligned.
+    pub const ANYWHERE: Placement = Placement::Anywhere {
+        align: PAGE_SIZE,
+        limit: u64::MAX,
+    };
+
+    /// At `offset`, page aligned.
+    pub const fn at(offset: u64) -> Placement {
+        Placement::Specific {
+            offset,
+            align: PAGE_SIZE,
+        }
+    }
 }
 
 impl<P: Platform> Tree<P> {
     /// The absolute base for a specific placement.
-    fn specific_base(&self, region: &Region, offset: u64, len: u64) -> Result<u64> {
+    fn specific_base(&self, region: &Region, offset: u64, len: u64, align: u64) -> Result<u64> {
         if !is_page_aligned(offset) {
             return Err(Error::InvalidArgs("offset not page aligned"));
         }
-        let base = region
-            .base
-            .checked_add(offset)
-            .ok_or(Error::InvalidArgs("offset overflows"))?;
-        match base.checked_add(len) {
-            Some(end) if end <= region.end() => Ok(base),
-            _ => Err(Error::InvalidArgs("range outside the VMAR")),
+        if offset >= region.size || len > region.size - offset {
+            return Err(Error::InvalidArgs("range outside the VMAR"));
         }
+        let base = region.base + offset;
+        if base % align.max(PAGE_SIZE) != 0 {
+            return Err(Error::InvalidArgs("base not aligned as asked"));
+        }
+        Ok(base)
     }
 
     /// Chooses the base for `len` bytes in `region`.
     fn place(&self, region: &Region, placement: Placement, len: u64) -> Result<u64> {
         match placement {
-            Placement::Specific(offset) => {
+            Placement::Specific { offset, align } => {
+                if !is_page_aligned(offset) {
+                    return Err(Error::InvalidArgs("offset not page aligned"));
+                }
                 if !region.can_map_specific {
                     return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
                 }
-                let base = self.specific_base(region, offset, len)?;
+                let base = self.specific_base(region, offset, len, align)?;
                 if !self.is_free(region, base, base + len) {
                     return Err(Error::AlreadyExists("range already in use"));
                 }
                 Ok(base)
             }
-            Placement::Anywhere { align } => self
-                .find_spot(region, len, align.max(PAGE_SIZE))
-                .ok_or(Error::NoResources("no room in the VMAR")),
+            Placement::Anywhere { align, limit } => {
+                let align = align.max(PAGE_SIZE);
+                let end = region.base.saturating_add(limit).min(region.end());
+                self.find_spot(region, len, align)
+                    .filter(|b| b.checked_add(len).is_some_and(|e| e <= end))
+                    .or_else(|| self.find_spot_below(region, len, align, end))
+                    .ok_or(Error::NoResources("no room in the VMAR"))
+            }
         }
     }
 }

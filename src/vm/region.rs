@@ -315,6 +315,13 @@ impl<P: Platform> Tree<P> {
             .or_else(|| self.first_fit(region, region.base, size, align))
     }
 
+    /// A free spot ending at or below `end`, searched from the region's
+    /// base (for `ZX_VM_OFFSET_IS_UPPER_LIMIT`).
+    pub fn find_spot_below(&self, region: &Region, size: u64, align: u64, end: u64) -> Option<u64> {
+        self.first_fit(region, region.base, size, align)
+            .filter(|b| b.checked_add(size).is_some_and(|e| e <= end))
+    }
+
     fn first_fit(&self, region: &Region, from: u64, size: u64, align: u64) -> Option<u64> {
         let mut gap_start = region
             .children

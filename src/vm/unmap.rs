@@ -12,18 +12,16 @@ use super::region::{Child, Tree};
 use super::slab::SlabId;
 use super::vmo::Link;
 
-/// How far an unmap may reach.
+/// What an unmap may do to sub-VMARs in its range (Zircon's
+/// `UnmapInternal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reach {
-    /// `SPECIFIC_OVERWRITE`: mappings directly in the region only; any
-    /// sub-VMAR in the range is an error.
-    OverwriteOnly,
-    /// `zx_vmar_unmap`: sub-VMARs wholly inside the range are destroyed,
-    /// one partly inside is an error.
-    Unmap,
-    /// `zx_vmar_unmap` with `OP_CHILDREN`: as `Unmap`, but a sub-VMAR partly
-    /// inside has its mappings in the range unmapped.
-    UnmapIntoChildren,
+    /// Mappings only: any sub-VMAR in the range is `INVALID_ARGS`
+    /// (`zx_vmar_unmap` without `OP_CHILDREN`, and `SPECIFIC_OVERWRITE`).
+    MappingsOnly,
+    /// `zx_vmar_unmap` with `OP_CHILDREN`: sub-VMARs wholly inside the range
+    /// are destroyed; one only partly inside is `INVALID_ARGS`.
+    DestroyWholeSubregions,
 }
 
 impl<P: Platform> AddressSpace<P> {
@@ -31,8 +29,9 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `BAD_STATE` (destroyed), `INVALID_ARGS` (range outside the region, a
-    /// sub-VMAR partly in the range), `NO_MEMORY`.
+    /// `BAD_STATE` (destroyed), `INVALID_ARGS` (range outside the region or
+    /// overflowing, a sub-VMAR in the range that `reach` does not allow),
+    /// `NO_MEMORY`.
     pub(crate) fn unmap(&self, region: SlabId, base: u64, len: u64, reach: Reach) -> Result<()> {
         let mut tree = self.tree.lock();
         let r = tree.region(region)?;
@@ -56,53 +55,43 @@ impl<P: Platform> AddressSpace<P> {
         reach: Reach,
         batch: &mut TlbBatch,
     ) -> Result<()> {
-        let end = base + len;
+        let (start, stop) = (base, base + len);
         // Check pass: collect what to do, change nothing.
-        let mut work = alloc::vec![(region, base, end)];
         let mut mappings = Vec::new();
         let mut regions = Vec::new();
         let mut splits = 0usize;
-        while let Some((rid, start, stop)) = work.pop() {
-            let r = tree.region(rid)?;
-            let first = r
-                .children
-                .range(..start)
-                .next_back()
-                .filter(|(_, c)| tree.child_end(**c) > start)
-                .map(|(b, _)| *b);
-            let lower = first.unwrap_or(start);
-            for (_, child) in r.children.range(lower..stop) {
-                let child_end = tree.child_end(*child);
-                match *child {
-                    Child::Mapping(m) => {
-                        let mb = tree.mappings.get(m).map_or(start, |m| m.base);
-                        if mb < start && child_end > stop {
-                            splits += 1;
-                        }
-                        mappings.push((m, start, stop));
+        let r = tree.region(region)?;
+        let lower = r
+            .children
+            .range(..start)
+            .next_back()
+            .filter(|(_, c)| tree.child_end(**c) > start)
+            .map_or(start, |(b, _)| *b);
+        for (child_base, child) in r.children.range(lower..stop) {
+            let child_end = tree.child_end(*child);
+            match *child {
+                Child::Mapping(m) => {
+                    if *child_base < start && child_end > stop {
+                        splits += 1;
                     }
-                    Child::Region(sub) => {
-                        let sb = tree.region(sub)?.base;
-                        let whole = sb >= start && child_end <= stop;
-                        match reach {
-                            Reach::OverwriteOnly => {
-                                return Err(Error::InvalidArgs("a sub-VMAR is in the range"));
-                            }
-                            _ if whole => regions.push(sub),
-                            Reach::Unmap => {
-                                return Err(Error::InvalidArgs("range partly overlaps a sub-VMAR"));
-                            }
-                            Reach::UnmapIntoChildren => {
-                                work.push((sub, start.max(sb), stop.min(child_end)));
-                            }
-                        }
+                    mappings.try_reserve(1)?;
+                    mappings.push(m);
+                }
+                Child::Region(sub) => {
+                    let whole = *child_base >= start && child_end <= stop;
+                    if reach == Reach::MappingsOnly || !whole {
+                        return Err(Error::InvalidArgs(
+                            "range covers a sub-VMAR (partly, or without OP_CHILDREN)",
+                        ));
                     }
+                    regions.try_reserve(1)?;
+                    regions.push(sub);
                 }
             }
         }
         tree.mappings.reserve(splits)?;
         // Apply pass.
-        for (m, start, stop) in mappings {
+        for m in mappings {
             self.unmap_mapping_range(tree, m, start, stop, batch)?;
         }
         for r in regions {

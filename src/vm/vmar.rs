@@ -89,14 +89,18 @@ impl<P: Platform> Vmar<P> {
         )
     }
 
-    /// Unmaps `[addr, addr + len)` for the host kernel (sub-VMARs wholly
-    /// inside are destroyed).
+    /// Unmaps the mappings in `[addr, addr + len)` for the host kernel (a
+    /// sub-VMAR in the range is `INVALID_ARGS`).
     ///
     /// # Errors
     ///
     /// As `zx_vmar_unmap`.
     pub fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        if !super::is_page_aligned(addr) {
+            return Err(Error::InvalidArgs("address not page aligned"));
+        }
         let len = round_up_len(len)?;
-        self.aspace.unmap(self.region, addr, len, Reach::Unmap)
+        self.aspace
+            .unmap(self.region, addr, len, Reach::MappingsOnly)
     }
 }

@@ -78,7 +78,7 @@ impl<A: Arch> Env<A> {
         let scratch = process
             .root_vmar()
             .map(
-                Placement::Anywhere { align: PAGE_SIZE },
+                Placement::ANYWHERE,
                 &vmo,
                 0,
                 SCRATCH_PAGES * PAGE_SIZE,
