@@ -405,7 +405,7 @@ impl<P: Platform> Tree<P> {
             return Err(Error::InvalidArgs("range outside the VMAR"));
         }
         let base = region.base + offset;
-        if base % align.max(PAGE_SIZE) != 0 {
+        if !base.is_multiple_of(align.max(PAGE_SIZE)) {
             return Err(Error::InvalidArgs("base not aligned as asked"));
         }
         Ok(base)
