@@ -7,8 +7,18 @@
 //! allocation fail on purpose. Calls the crate makes to the platform (TLB
 //! flushes, thread interrupts) are recorded for tests to inspect.
 //!
+//! The software MMU (`mmu`) translates through the real page-table bits of
+//! the sim's architecture and keeps a TLB model that only
+//! [`Platform::flush_tlb`] invalidates, so a missing flush fails a test
+//! ([`Sim::translate`], [`Sim::user_read`], [`Sim::user_write`]).
+//!
 //! The sim is public so that a kernel using this crate can test its own
 //! integration on the host the same way.
+
+mod hw;
+mod mmu;
+
+pub use mmu::{Fault, FaultKind};
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::collections::HashSet;
@@ -38,6 +48,8 @@ struct Inner {
     flushes: AtomicUsize,
     /// Threads the crate asked to interrupt, in order.
     interrupts: Mutex<Vec<ThreadToken>>,
+    /// The software MMU's TLB.
+    tlb: Mutex<mmu::TlbModel>,
 }
 
 /// The simulated platform for architecture `A`.
@@ -81,6 +93,7 @@ impl<A: Arch> Sim<A> {
                 limit: AtomicUsize::new(usize::MAX),
                 flushes: AtomicUsize::new(0),
                 interrupts: Mutex::new(Vec::new()),
+                tlb: Mutex::new(mmu::TlbModel::default()),
             }),
             _arch: PhantomData,
         }
@@ -161,7 +174,7 @@ impl<A: Arch> Platform for Sim<A> {
     }
 
     fn flush_tlb(&self, batch: &TlbBatch) {
-        let _ = batch;
+        self.inner.tlb.lock().expect("sim lock").invalidate(batch);
         self.inner.flushes.fetch_add(1, Ordering::SeqCst);
     }
 
