@@ -222,6 +222,66 @@ impl<A: Arch> Env<A> {
         self.call_ok(SyscallNumber::HandleClose, &[h as u64])
     }
 
+    /// A user-mode load of `buf.len()` bytes at `va`, as the CPU and the
+    /// crate's fault handler together would do it: the soft MMU translates
+    /// (through its TLB model); a fault goes to the crate's page-fault
+    /// handler, and the access is retried if the fault was resolved.
+    /// `Err` is the status an unresolved fault reports (`ACCESS_DENIED`,
+    /// `NOT_FOUND`, `OUT_OF_RANGE`), as Zircon's `probe_for_read`.
+    pub fn cpu_read(&self, va: u64, buf: &mut [u8]) -> Result<(), Status> {
+        self.cpu_access(
+            va,
+            buf.len(),
+            zx_subsystem::trap::Access::Read,
+            |sim, root, asid| sim.user_read(root, asid, va, buf),
+        )
+    }
+
+    /// A user-mode store (see [`Env::cpu_read`]).
+    pub fn cpu_write(&self, va: u64, buf: &[u8]) -> Result<(), Status> {
+        self.cpu_access(
+            va,
+            buf.len(),
+            zx_subsystem::trap::Access::Write,
+            |sim, root, asid| sim.user_write(root, asid, va, buf),
+        )
+    }
+
+    fn cpu_access(
+        &self,
+        va: u64,
+        len: usize,
+        access: zx_subsystem::trap::Access,
+        mut op: impl FnMut(&Sim<A>, zx_subsystem::PhysAddr, u16) -> Result<(), zx_subsystem::sim::Fault>,
+    ) -> Result<(), Status> {
+        let aspace = self.process.aspace();
+        let (root, asid) = (aspace.root_table(), aspace.asid());
+        // Each page can fault at most a few times (not present, then a
+        // write upgrade / copy on write).
+        for _ in 0..(len / PAGE_SIZE as usize + 2) * 4 {
+            match op(&self.sim, root, asid) {
+                Ok(()) => return Ok(()),
+                Err(fault) => {
+                    if let Err(e) = aspace.page_fault(fault.va, access) {
+                        return Err(e.status());
+                    }
+                }
+            }
+        }
+        panic!("access at {va:#x} keeps faulting after the fault was resolved");
+    }
+
+    /// Reads one byte as user code would (`probe_for_read`).
+    pub fn probe_read(&self, va: u64) -> Result<u8, Status> {
+        let mut b = [0u8; 1];
+        self.cpu_read(va, &mut b).map(|()| b[0])
+    }
+
+    /// Writes one byte as user code would (`probe_for_write`).
+    pub fn probe_write(&self, va: u64, value: u8) -> Result<(), Status> {
+        self.cpu_write(va, &[value])
+    }
+
     /// `ZX_INFO_HANDLE_BASIC` of `h`.
     pub fn info(&self, h: zx_handle_t) -> Result<zx_info_handle_basic_t, Status> {
         let buf = self.out(8);
