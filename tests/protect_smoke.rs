@@ -48,4 +48,4 @@ fn write_after_protect_to_read_faults_and_rw_restores<A: Arch>() {
     assert_eq!(env.probe_read(a + 10), Ok(b'H'));
 }
 
-common::both_arches!(write_after_protect_to_read_faults_and_rw_restores);
+both_arches!(write_after_protect_to_read_faults_and_rw_restores);
