@@ -37,3 +37,5 @@ pub mod vm;
 pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
+pub use restricted::Resolution;
+pub use trap::{Access, PageFault, Trap};

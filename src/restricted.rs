@@ -260,7 +260,7 @@ impl<P: Platform> Kernel<P> {
     /// reports it unhandled.
     pub fn page_fault(
         &self,
-        thread: &Thread<P>,
+        thread: &Arc<Thread<P>>,
         ctx: &mut <P::Arch as Arch>::UserContext,
         fault: PageFault<P::Arch>,
     ) -> Resolution {
