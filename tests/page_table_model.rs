@@ -215,6 +215,7 @@ impl<A: Arch> Bench<A> {
 
     fn check(&mut self, va: u64, end: u64) {
         assert_eq!(self.sim.frames_allocated(), self.model.frames(), "frames");
+        assert_eq!(self.pt.audit(), Ok(self.model.frames()), "audit");
         let pages = (end - va) / K4;
         if pages <= 64 {
             for p in 0..pages {

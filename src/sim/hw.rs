@@ -183,7 +183,7 @@ const ARM_PXN_TABLE: u64 = 1 << 59;
 const ARM_UXN_TABLE: u64 = 1 << 60;
 const ARM_AP_TABLE_NO_EL0: u64 = 1 << 61;
 const ARM_AP_TABLE_RO: u64 = 1 << 62;
-/// Output-address bits [47:12].
+/// Output-address bits `[47:12]`.
 const ARM_ADDR: u64 = 0x0000_ffff_ffff_f000;
 
 fn walk_arm(
@@ -229,7 +229,8 @@ fn walk_arm(
             user_exec: !uxn,
             kernel_read: true,
             kernel_write: !ro,
-            kernel_exec: !pxn && !(el0 && !ro),
+            // Memory writable at EL0 is never executable at EL1.
+            kernel_exec: !pxn && (!el0 || ro),
         };
         if !perms.allows(access, user) {
             return Err(FaultKind::Permission);
