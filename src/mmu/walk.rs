@@ -4,9 +4,17 @@
 //! Both recurse table by table: at each level they visit only the entries
 //! the range touches, descend into tables, and handle leaves in place. The
 //! level-0 loop (512 entries per table) is the hot path of
-//! `zx_vmar_protect` over populated memory: one relaxed load, a
-//! mask-and-or and, if the entry changed, one relaxed store per entry, with
-//! the TLB batch updated once per table.
+//! `zx_vmar_protect` over populated memory, in three variants:
+//! - while the TLB batch still names single pages, each entry is tested,
+//!   rewritten only if it changes, and the changed span added to the batch;
+//! - once the batch covers the whole address space, which entries changed
+//!   no longer matters: eight loads, then eight stores, testing validity
+//!   once per eight;
+//! - for a table whose parent entry carries
+//!   [`PageTableFormat::FULL_TABLE_HINT`] (all 512 entries valid), no test
+//!   at all: a load, an and, an or and a store per entry. Protect sets the
+//!   hint when it finds a table full and on the tables its splits create;
+//!   unmap clears it before it removes entries.
 //!
 //! A large leaf the range covers whole is rewritten (or cleared) in place.
 //! One the range cuts is split first: a table of 512 smaller leaves that
@@ -35,8 +43,10 @@ use crate::mmu::reserve::FrameReserve;
 use crate::mmu::tlb::{TlbBatch, TlbScope};
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
-/// The mutable state of one range operation.
+/// The state of one range operation.
 struct Cx<'a, P: Platform> {
+    /// Protect: how to rewrite a leaf of each level.
+    updates: [LeafUpdate; LEVELS],
     batch: &'a mut TlbBatch,
     reserve: &'a mut FrameReserve<P>,
     /// Tables unlinked by an unmap, to free after the flush.
@@ -185,11 +195,12 @@ impl<P: Platform> PageTable<P> {
         }
         let mut retired = Vec::new();
         let mut cx = Cx {
+            updates,
             batch,
             reserve,
             retired: &mut retired,
         };
-        let result = self.protect_in(&mut cx, &updates, self.root, ROOT_LEVEL, va, end, false);
+        let result = self.protect_in(&mut cx, self.root, ROOT_LEVEL, va, end, false);
         Fmt::<P>::publish();
         result.map(|_| ())
     }
@@ -197,11 +208,9 @@ impl<P: Platform> PageTable<P> {
     /// Protects `[start, end)` inside `table` of `level`. `full` says the
     /// parent entry carries the full-table hint. Returns whether a level-0
     /// table was seen whole and full (so the parent may set the hint).
-    #[allow(clippy::too_many_arguments)]
     fn protect_in(
         &self,
         cx: &mut Cx<'_, P>,
-        updates: &[LeafUpdate; LEVELS],
         table: PhysAddr,
         level: usize,
         start: u64,
@@ -216,7 +225,7 @@ impl<P: Platform> PageTable<P> {
         let mut base = table_base(start, level) + first as u64 * span;
         if level == 0 {
             if cx.batch.scope() != TlbScope::AddressSpace {
-                if let Some((lo, hi)) = protect_leaves::<Fmt<P>>(words, updates[0]) {
+                if let Some((lo, hi)) = protect_leaves::<Fmt<P>>(words, cx.updates[0]) {
                     cx.batch.add_range(
                         base + lo as u64 * PAGE_SIZE,
                         (hi - lo + 1) as u64 * PAGE_SIZE,
@@ -225,10 +234,10 @@ impl<P: Platform> PageTable<P> {
                 return Ok(false);
             }
             if full {
-                protect_leaves_full(words, updates[0]);
+                protect_leaves_full(words, cx.updates[0]);
                 return Ok(true);
             }
-            let all_valid = protect_leaves_untracked::<Fmt<P>>(words, updates[0]);
+            let all_valid = protect_leaves_untracked::<Fmt<P>>(words, cx.updates[0]);
             return Ok(all_valid && words.len() == ENTRIES);
         }
         let hint = Fmt::<P>::FULL_TABLE_HINT;
@@ -240,8 +249,7 @@ impl<P: Platform> PageTable<P> {
                 EntryKind::Table => {
                     let next = Fmt::<P>::table_addr(entry);
                     let hinted = entry & hint != 0;
-                    let seen_full =
-                        self.protect_in(cx, updates, next, level - 1, lo, hi, hinted)?;
+                    let seen_full = self.protect_in(cx, next, level - 1, lo, hi, hinted)?;
                     if level == 1 && seen_full && !hinted {
                         // An ignored bit: no TLB or BBM concern; the RMW
                         // keeps accessed bits the MMU may be setting.
@@ -249,7 +257,7 @@ impl<P: Platform> PageTable<P> {
                     }
                 }
                 EntryKind::Leaf => {
-                    let new = updates[level].apply(entry);
+                    let new = cx.updates[level].apply(entry);
                     if new == entry {
                         // Same permissions: nothing to change, nothing to split.
                     } else if lo == base && hi == base + span {
@@ -258,7 +266,7 @@ impl<P: Platform> PageTable<P> {
                         cx.batch.add_page(base);
                     } else {
                         let next = self.split(cx, slot, entry, level, base, true)?;
-                        self.protect_in(cx, updates, next, level - 1, lo, hi, level == 1)?;
+                        self.protect_in(cx, next, level - 1, lo, hi, level == 1)?;
                     }
                 }
             }
@@ -298,6 +306,7 @@ impl<P: Platform> PageTable<P> {
         // Reuse the list's capacity from one unmap to the next.
         let mut retired = core::mem::take(&mut self.retired);
         let mut cx = Cx {
+            updates: [LeafUpdate { keep: !0, set: 0 }; LEVELS],
             batch: &mut *batch,
             reserve,
             retired: &mut retired,
