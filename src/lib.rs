@@ -9,7 +9,7 @@
 //!
 //! Both architecture backends ([`arch::x86_64`], [`arch::aarch64`]) compile
 //! on every target; only their privileged instructions are
-//! `cfg(target_arch)`-gated. The `sim` feature adds [`sim`], a simulated
+//! `cfg(target_arch)`-gated. The `sim` feature adds the `sim` module, a simulated
 //! machine for host tests.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]

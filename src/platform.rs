@@ -4,7 +4,7 @@
 //! physical frames, the direct map, TLB shootdown, interrupting the CPU of a
 //! kicked thread, and the kernel half of new root page tables. A
 //! kernel implements it once (usually on a zero-sized type) and creates a
-//! [`crate::Kernel`] with it; host tests use [`crate::sim::Sim`].
+//! [`crate::Kernel`] with it; host tests use the `sim` feature's `Sim`.
 
 use crate::arch::Arch;
 use crate::mmu::TlbBatch;

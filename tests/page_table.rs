@@ -1,68 +1,22 @@
 //! Host tests of the generic page-table walker on both formats, through the
 //! simulated machine: map/protect/unmap/query round trips, huge-page
-//! splits, TLB maintenance seen through the software MMU's TLB model, and
-//! all-or-nothing behaviour when frames run out.
+//! splits, freeing of empty tables, and all-or-nothing behaviour when
+//! frames run out. (TLB maintenance and the software MMU:
+//! `page_table_sim.rs`; random sequences: `page_table_model.rs`.)
 //!
 //! Every test is generic over the architecture and instantiated for
 //! `Sim<X86_64>` and `Sim<Aarch64>` by `both!` at the end.
 
+mod common;
+
 use std::sync::atomic::Ordering;
 
+use common::page_table::*;
 use zx_subsystem::Error;
 use zx_subsystem::arch::Arch;
 use zx_subsystem::mmu::{FrameMem, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
 use zx_subsystem::platform::{PhysAddr, Platform};
-use zx_subsystem::sim::{FaultKind, Sim};
-use zx_subsystem::trap::Access;
-
-const K4: u64 = 4 << 10;
-const M2: u64 = 2 << 20;
-const G1: u64 = 1 << 30;
-const URW: MmuFlags = MmuFlags::READ.union(MmuFlags::WRITE).union(MmuFlags::USER);
-const UR: MmuFlags = MmuFlags::READ.union(MmuFlags::USER);
-const URX: MmuFlags = MmuFlags::READ
-    .union(MmuFlags::EXECUTE)
-    .union(MmuFlags::USER);
-
-fn setup<A: Arch>() -> (Sim<A>, PageTable<Sim<A>>) {
-    let sim = Sim::<A>::new();
-    let pt = PageTable::new(sim.clone(), 7).expect("root");
-    (sim, pt)
-}
-
-fn batch<A: Arch>(pt: &PageTable<Sim<A>>) -> TlbBatch {
-    TlbBatch::new::<A>(pt.asid())
-}
-
-/// Maps and flushes (a new translation needs none, but keep tests honest).
-fn map<A: Arch>(pt: &mut PageTable<Sim<A>>, va: u64, pa: u64, size: PageSize, flags: MmuFlags) {
-    let mut b = batch(pt);
-    pt.map(va, PhysAddr::new(pa), size, flags, &mut b)
-        .expect("map");
-    pt.platform().flush_tlb(&b);
-}
-
-fn protect<A: Arch>(pt: &mut PageTable<Sim<A>>, va: u64, len: u64, flags: MmuFlags) {
-    let mut b = batch(pt);
-    let mut r = FrameReserve::empty(pt.platform());
-    pt.protect(va, len, flags, &mut b, &mut r).expect("protect");
-    pt.platform().flush_tlb(&b);
-}
-
-fn unmap<A: Arch>(pt: &mut PageTable<Sim<A>>, va: u64, len: u64) {
-    let mut b = batch(pt);
-    let mut r = FrameReserve::empty(pt.platform());
-    pt.unmap(va, len, &mut b, &mut r).expect("unmap");
-    pt.platform().flush_tlb(&b);
-}
-
-/// Asserts `va` maps `pa` with `flags` through a leaf of `size`.
-fn expect<A: Arch>(pt: &PageTable<Sim<A>>, va: u64, pa: u64, flags: MmuFlags, size: PageSize) {
-    let t = pt.query(va).unwrap_or_else(|| panic!("{va:#x} not mapped"));
-    assert_eq!(t.pa.as_u64(), pa, "pa of {va:#x}");
-    assert_eq!(t.flags, flags, "flags of {va:#x}");
-    assert_eq!(t.size, size, "size of {va:#x}");
-}
+use zx_subsystem::sim::Sim;
 
 fn map_query_round_trip<A: Arch>() {
     let (sim, mut pt) = setup::<A>();
@@ -155,7 +109,7 @@ fn map_rejects_bad_arguments<A: Arch>() {
         &mut b
     )));
     assert!(bad(pt.map(
-        u64::MAX & !0xfff,
+        !0xfff_u64,
         pa(0),
         PageSize::Size4K,
         URW,
@@ -164,7 +118,7 @@ fn map_rejects_bad_arguments<A: Arch>() {
     assert!(bad(pt.map(1 << 48, pa(0), PageSize::Size4K, URW, &mut b)));
     assert!(bad(pt.map(
         0x1000,
-        pa(u64::MAX & !0xfff),
+        pa(!0xfff_u64),
         PageSize::Size4K,
         URW,
         &mut b
@@ -261,14 +215,8 @@ fn protect_round_trip<A: Arch>() {
     let mut r = FrameReserve::empty(&sim);
     assert!(pt.protect(0x100_0001, K4, UR, &mut b, &mut r).is_err());
     assert!(pt.protect(0x100_0000, 0x800, UR, &mut b, &mut r).is_err());
-    assert!(
-        pt.protect(u64::MAX & !0xfff, 2 * K4, UR, &mut b, &mut r)
-            .is_err()
-    );
-    assert!(
-        pt.unmap(0x100_0000, u64::MAX & !0xfff, &mut b, &mut r)
-            .is_err()
-    );
+    assert!(pt.protect(!0xfff_u64, 2 * K4, UR, &mut b, &mut r).is_err());
+    assert!(pt.unmap(0x100_0000, !0xfff_u64, &mut b, &mut r).is_err());
     assert!(pt.protect(0x100_0000, 0, UR, &mut b, &mut r).is_ok());
     assert!(b.is_empty());
 }
@@ -336,6 +284,28 @@ fn protect_splits_1g_leaf<A: Arch>() {
     split_check::<A>(PageSize::Size1G, 0x40_0000_0000, 0x3_c000_0000, cut, 3);
 }
 
+/// A table split from a 2 MiB leaf is full; once unmap removes one of its
+/// pages, protect must test every entry again (the hint must be gone).
+fn full_table_hint_follows_unmap<A: Arch>() {
+    let (sim, mut pt) = setup::<A>();
+    map(&mut pt, 0x40_0000, 0x80_0000, PageSize::Size2M, URW);
+    protect(&mut pt, 0x40_0000 + K4, K4, UR);
+    unmap(&mut pt, 0x40_0000 + 7 * K4, K4);
+    // Large enough for a whole-address-space batch: the untracked path.
+    protect(&mut pt, 0x40_0000, M2, URX);
+    protect(&mut pt, 0x40_0000, M2, URW);
+    assert_eq!(pt.query(0x40_0000 + 7 * K4), None);
+    expect(
+        &pt,
+        0x40_0000 + 8 * K4,
+        0x80_0000 + 8 * K4,
+        URW,
+        PageSize::Size4K,
+    );
+    assert_eq!(pt.audit(), Ok(4));
+    assert_eq!(sim.frames_allocated(), 4);
+}
+
 fn unmap_splits_and_frees_tables<A: Arch>() {
     let (sim, mut pt) = setup::<A>();
     map(&mut pt, 0x20_0000, 0x80_0000, PageSize::Size2M, URW);
@@ -355,90 +325,6 @@ fn unmap_splits_and_frees_tables<A: Arch>() {
     assert_eq!(sim.tlb_flushes(), flushes + 1);
     assert_eq!(sim.frames_allocated(), 1);
     assert_eq!(pt.query(0x20_0000), None);
-}
-
-fn stale_tlb_without_flush<A: Arch>() {
-    let (sim, mut pt) = setup::<A>();
-    let page = sim.alloc_frame().unwrap();
-    let (root, asid, va) = (pt.root(), pt.asid(), 0x100_0000);
-    map(&mut pt, va, page.as_u64(), PageSize::Size4K, URW);
-    sim.user_write(root, asid, va, b"hello").unwrap();
-    assert!(sim.tlb_holds(asid, va));
-
-    // A protect whose batch is dropped without a flush: the CPU still
-    // holds the old, writable translation.
-    let mut b = batch(&pt);
-    let mut r = FrameReserve::empty(&sim);
-    pt.protect(va, K4, UR, &mut b, &mut r).unwrap();
-    drop(b);
-    assert!(sim.user_write(root, asid, va, b"stale").is_ok());
-
-    // With the flush, the write faults and reads keep working.
-    let mut b = batch(&pt);
-    pt.protect(va, K4, UR, &mut b, &mut r).unwrap();
-    assert!(
-        b.is_empty(),
-        "same permissions again: nothing to invalidate"
-    );
-    b.add_page(va);
-    sim.flush_tlb(&b);
-    let err = sim.user_write(root, asid, va, b"x").unwrap_err();
-    assert_eq!(
-        (err.kind, err.access, err.va),
-        (FaultKind::Permission, Access::Write, va)
-    );
-    let mut buf = [0; 5];
-    sim.user_read(root, asid, va, &mut buf).unwrap();
-    assert_eq!(&buf, b"stale");
-
-    // Back to RW: writes work again and the data is kept.
-    protect(&mut pt, va, K4, URW);
-    sim.user_write(root, asid, va + 5, b"!").unwrap();
-    let mut buf = [0; 6];
-    sim.user_read(root, asid, va, &mut buf).unwrap();
-    assert_eq!(&buf, b"stale!");
-
-    // Unmap without a flush leaves a stale translation too.
-    let mut b = batch(&pt);
-    pt.unmap(va, K4, &mut b, &mut r).unwrap();
-    // Its tables were freed, so the walker flushed already.
-    assert!(b.is_empty());
-    let err = sim.user_read(root, asid, va, &mut buf).unwrap_err();
-    assert_eq!(err.kind, FaultKind::NotPresent { level: 3 });
-    drop(pt);
-    sim.free_frame(page);
-    assert_eq!(sim.frames_allocated(), 0);
-}
-
-fn stale_tlb_on_split<A: Arch>() {
-    let (sim, mut pt) = setup::<A>();
-    let (root, asid, va, pa) = (pt.root(), pt.asid(), 0x40_0000, 0x1_0000_0000);
-    map(&mut pt, va, pa, PageSize::Size2M, URW);
-    let mid = va + 0x10_0000;
-    assert_eq!(
-        sim.translate(root, asid, mid, Access::Write, true)
-            .unwrap()
-            .as_u64(),
-        pa + 0x10_0000
-    );
-    let mut b = batch(&pt);
-    let mut r = FrameReserve::empty(&sim);
-    pt.protect(mid, K4, UR, &mut b, &mut r).unwrap();
-    // x86_64 swaps the table in, so the old 2 MiB entry is still cached;
-    // aarch64's break-before-make already invalidated it.
-    let stale = sim.translate(root, asid, mid, Access::Write, true);
-    assert_eq!(stale.is_ok(), A::NAME == "x86_64");
-    sim.flush_tlb(&b);
-    let err = sim
-        .translate(root, asid, mid, Access::Write, true)
-        .unwrap_err();
-    assert_eq!(err.kind, FaultKind::Permission);
-    for off in (0..M2).step_by(K4 as usize).filter(|&o| o != 0x10_0000) {
-        let got = sim
-            .translate(root, asid, va + off, Access::Write, true)
-            .unwrap();
-        assert_eq!(got.as_u64(), pa + off);
-    }
 }
 
 fn failed_reservation_changes_nothing<A: Arch>() {
@@ -600,18 +486,7 @@ fn kernel_half_is_shared_not_owned<A: Arch>() {
     assert_eq!(sim.frames_allocated(), 0);
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 {
-            $(#[test] fn $name() { super::$name::<zx_subsystem::arch::X86_64>(); })*
-        }
-        mod aarch64 {
-            $(#[test] fn $name() { super::$name::<zx_subsystem::arch::Aarch64>(); })*
-        }
-    };
-}
-
-both!(
+both_arches!(
     map_query_round_trip,
     map_rejects_bad_arguments,
     protect_round_trip,
@@ -619,8 +494,7 @@ both!(
     protect_splits_2m_leaf,
     protect_splits_1g_leaf,
     unmap_splits_and_frees_tables,
-    stale_tlb_without_flush,
-    stale_tlb_on_split,
+    full_table_hint_follows_unmap,
     failed_reservation_changes_nothing,
     reserve_ahead_then_apply,
     kernel_half_is_shared_not_owned,

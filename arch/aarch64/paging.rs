@@ -2,24 +2,24 @@
 //! granule, 48-bit VA, four levels), as [`Aarch64Paging`] implements
 //! [`PageTableFormat`].
 //!
-//! Descriptors (bits [1:0]): `0b11` is a table at levels 0–2 (ARM
+//! Descriptors (bits `[1:0]`): `0b11` is a table at levels 0–2 (ARM
 //! numbering) and a page at level 3; `0b01` is a block at levels 1 and 2
 //! (1 GiB, 2 MiB); anything with bit 0 clear is invalid. The crate numbers
 //! levels from the bottom (its level 0 is ARM's level 3), see
 //! [`crate::mmu::format`].
 //!
 //! Leaf attributes we set:
-//! - `AttrIndx` [4:2] = [`MAIR_NORMAL_INDEX`]: the host's `MAIR_EL1` must
+//! - `AttrIndx` `[4:2]` = [`MAIR_NORMAL_INDEX`]: the host's `MAIR_EL1` must
 //!   hold [`MAIR_NORMAL_WB`] (Normal, write-back, read/write-allocate) in
 //!   that slot. VMO pages are always normal memory.
-//! - `SH` [9:8] = inner shareable; `AF` [10] = 1 (set at map time so CPUs
+//! - `SH` `[9:8]` = inner shareable; `AF` `[10]` = 1 (set at map time so CPUs
 //!   without hardware access-flag management take no access-flag faults).
-//! - `nG` [11] = 1: every translation of a user table is tagged with the
+//! - `nG` `[11]` = 1: every translation of a user table is tagged with the
 //!   table's ASID and invalidated per ASID.
-//! - `AP[2:1]` [7:6]: AP[1] = EL0 access, AP[2] = read-only. EL0 execute
+//! - `AP[2:1]` `[7:6]`: `AP[1]` = EL0 access, `AP[2]` = read-only. EL0 execute
 //!   implies EL0 read here (no EPAN-based execute-only), so execute-only
 //!   requests become R+X (`XOM_SUPPORTED = false`).
-//! - `PXN` [53] and `UXN` [54]: a user page is never executable by the
+//! - `PXN` `[53]` and `UXN` `[54]`: a user page is never executable by the
 //!   kernel (PXN = 1) and UXN = !EXECUTE; a kernel page has UXN = 1.
 //!
 //! Table descriptors leave `APTable`, `UXNTable`, `PXNTable` at 0 so the
@@ -53,7 +53,7 @@ const NG: u64 = 1 << 11;
 const PXN: u64 = 1 << 53;
 /// Unprivileged execute never.
 const UXN: u64 = 1 << 54;
-/// Output-address bits of a table or page descriptor ([47:12]).
+/// Output-address bits of a table or page descriptor (`[47:12]`).
 const ADDR_4K: u64 = 0x0000_ffff_ffff_f000;
 
 /// The permission bits a protect rewrites.
@@ -105,6 +105,7 @@ impl PageTableFormat for Aarch64Paging {
     const PA_LIMIT: u64 = 1 << 48;
     const KERNEL_ROOT_FIRST: usize = 512;
     const SPLIT: SplitStyle = SplitStyle::BreakBeforeMake;
+    const FULL_TABLE_HINT: u64 = 1 << 55;
 
     #[inline(always)]
     fn is_present(entry: u64) -> bool {
@@ -229,6 +230,10 @@ mod tests {
         assert_eq!(t, 0x5003);
         assert_eq!(A::kind(t, 3), EntryKind::Table);
         assert_eq!(A::table_addr(t).as_u64(), 0x5000);
+        // The walker's hint bit changes nothing the hardware reads.
+        let hinted = t | A::FULL_TABLE_HINT;
+        assert_eq!(A::kind(hinted, 1), EntryKind::Table);
+        assert_eq!(A::table_addr(hinted), A::table_addr(t));
     }
 
     #[test]

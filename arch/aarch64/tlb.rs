@@ -2,7 +2,7 @@
 //! [`Platform::flush_tlb`](crate::Platform::flush_tlb) runs.
 //!
 //! The `…IS` (inner shareable) forms broadcast to every CPU of the inner
-//! shareable domain, so one CPU's [`flush_batch`] invalidates everywhere;
+//! shareable domain, so one CPU's `flush_batch` invalidates everywhere;
 //! the final `dsb ish` waits for every CPU to complete it. No IPI needed.
 //!
 //! A sequence is always:
@@ -14,9 +14,9 @@
 //! isb                        // this CPU's later fetches see the result
 //! ```
 //!
-//! `<op>` for a page is `va >> 12` (bits [43:0]) with the ASID in bits
-//! [63:48]. `vale1is` ("last level") drops only leaf entries, which is all
-//! a [`TlbScope::Pages`](crate::mmu::TlbScope::Pages) batch names: when
+//! `<op>` for a page is `va >> 12` (bits `[43:0]`) with the ASID in bits
+//! `[63:48]`. `vale1is` ("last level") drops only leaf entries, which is all
+//! a [`Pages`](crate::mmu::TlbScope::Pages) batch names: when
 //! the page-table code frees a table it widens its batch to the whole
 //! ASID, and `aside1is` also drops cached table (walk) entries of the ASID.
 //!
@@ -31,7 +31,7 @@ use aarch64_cpu::asm::barrier;
 use crate::mmu::{Asid, TlbBatch, TlbScope};
 
 /// The operand of `tlbi va*e1*` for the page holding `va` in `asid`:
-/// the page number in bits [43:0], the ASID in bits [63:48].
+/// the page number in bits `[43:0]`, the ASID in bits `[63:48]`.
 pub const fn tlbi_page_operand(asid: crate::mmu::Asid, va: u64) -> u64 {
     ((va >> 12) & ((1 << 44) - 1)) | ((asid as u64) << 48)
 }

@@ -78,6 +78,7 @@ impl PageTableFormat for X86_64Paging {
     const PA_LIMIT: u64 = 1 << 52;
     const KERNEL_ROOT_FIRST: usize = 256;
     const SPLIT: SplitStyle = SplitStyle::Swap;
+    const FULL_TABLE_HINT: u64 = F::BIT_9.bits();
 
     #[inline(always)]
     fn is_present(entry: u64) -> bool {
@@ -180,6 +181,10 @@ mod tests {
         assert_eq!(X::table_addr(t).as_u64(), 0xabc_d000);
         // PS at the root is reserved; we read it as a table, never a leaf.
         assert_eq!(X::kind(t | PS, 3), EntryKind::Table);
+        // The walker's hint bit changes nothing the hardware reads.
+        let hinted = t | X::FULL_TABLE_HINT;
+        assert_eq!(X::kind(hinted, 1), EntryKind::Table);
+        assert_eq!(X::table_addr(hinted), X::table_addr(t));
     }
 
     #[test]

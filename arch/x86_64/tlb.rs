@@ -2,9 +2,9 @@
 //! [`Platform::flush_tlb`](crate::Platform::flush_tlb) runs on each CPU.
 //!
 //! x86 has no broadcast invalidation (short of AMD's `invlpgb`), so a host
-//! flushes locally with [`LocalTlb::flush_local`] and sends an IPI to every
+//! flushes locally with `LocalTlb::flush_local` and sends an IPI to every
 //! other CPU that may hold translations of the batch's PCID, whose handler
-//! calls [`LocalTlb::flush_local`] too.
+//! calls `LocalTlb::flush_local` too.
 //!
 //! Which instruction:
 //! - `invpcid` (if CPUID reports it and `CR4.PCIDE` is set): single-address
@@ -12,7 +12,7 @@
 //!   works whichever PCID is loaded.
 //! - otherwise `invlpg` per page, or a CR3 reload for a whole address space;
 //!   both act on the PCID loaded in CR3 only. With PCIDs on and another
-//!   PCID loaded, nothing can be done from here: [`LocalFlush::NotLoaded`]
+//!   PCID loaded, nothing can be done from here: `LocalFlush::NotLoaded`
 //!   tells the host to load that PCID later with a flushing CR3 write
 //!   (bit 63 clear).
 //!
@@ -34,7 +34,7 @@ use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 #[cfg(all(target_arch = "x86_64", not(test)))]
 use crate::mmu::{Asid, TlbBatch, TlbScope};
 
-/// Whether the CPU implements `invpcid` (CPUID.(EAX=7,ECX=0):EBX[10]).
+/// Whether the CPU implements `invpcid` (`CPUID.(EAX=7,ECX=0):EBX[10]`).
 /// Usable at any privilege level.
 #[cfg(all(target_arch = "x86_64", not(test)))]
 pub fn invpcid_supported() -> bool {

@@ -114,6 +114,13 @@ pub trait PageTableFormat: 'static {
     /// How large leaves are split.
     const SPLIT: SplitStyle;
 
+    /// A bit of table entries that the hardware ignores, used by the walker
+    /// as a hint: it may be set in an entry pointing to a level-0 table
+    /// only while all 512 entries of that table are valid, which lets
+    /// protect skip the per-entry validity test (x86_64: bit 9, available
+    /// to software; aarch64: bit 55, reserved for software).
+    const FULL_TABLE_HINT: u64;
+
     /// Whether an entry is valid (present). Both formats use bit 0; the walk
     /// loops rely on this being cheap.
     fn is_present(entry: u64) -> bool;

@@ -21,6 +21,6 @@ mod walk;
 pub use flags::{MmuFlags, PageSize, Translation};
 pub use format::{EntryKind, LeafUpdate, PageTableFormat, SplitStyle};
 pub use frame::FrameMem;
-pub use page_table::PageTable;
+pub use page_table::{AuditError, PageTable};
 pub use reserve::FrameReserve;
 pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope};

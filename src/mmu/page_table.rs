@@ -30,7 +30,7 @@
 //! frees them, leaving the caller's batch empty.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{Ordering, fence};
+use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -55,6 +55,10 @@ pub(crate) type Fmt<P> = <<P as Platform>::Arch as Arch>::Paging;
 ///    unlinked but not yet freed).
 /// 2. Every entry in those tables is 0 or valid; the only other writer is
 ///    the MMU, which sets accessed/dirty bits.
+/// 3. An entry pointing to a level-0 table carries
+///    [`PageTableFormat::FULL_TABLE_HINT`] only if all 512 entries of that
+///    table are valid (set by protect and split, cleared by unmap before it
+///    removes any).
 pub struct PageTable<P: Platform> {
     pub(crate) platform: P,
     pub(crate) root: PhysAddr,
@@ -290,6 +294,66 @@ impl<P: Platform> PageTable<P> {
         n
     }
 
+    /// Checks the structural invariants of the tables and counts them: every
+    /// entry is 0 or valid, no table below the root is empty, and the
+    /// full-table hint sits only on entries whose table is full. For tests
+    /// and debugging; it reads every table.
+    ///
+    /// # Errors
+    ///
+    /// The first violation found, with where it is.
+    pub fn audit(&self) -> Result<usize, AuditError> {
+        let entries = Fmt::<P>::KERNEL_ROOT_FIRST.min(ENTRIES);
+        self.audit_table(self.root, ROOT_LEVEL, entries, 0)
+    }
+
+    /// Audits `table` (of `level`, mapping from `base`); returns the number
+    /// of tables in it, itself included.
+    fn audit_table(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        entries: usize,
+        base: u64,
+    ) -> Result<usize, AuditError> {
+        let words = self.mem(table).words();
+        let mut tables = 1;
+        let mut valid = 0;
+        for (i, slot) in words[..entries].iter().enumerate() {
+            let entry = slot.load(Ordering::Relaxed);
+            let va = base + i as u64 * level_size(level);
+            let fail = |what| Err(AuditError { va, level, what });
+            match Fmt::<P>::kind(entry, level) {
+                EntryKind::Absent if entry != 0 => return fail("invalid entry is not 0"),
+                EntryKind::Absent => continue,
+                EntryKind::Leaf => {}
+                EntryKind::Table => {
+                    let next = Fmt::<P>::table_addr(entry);
+                    tables += self.audit_table(next, level - 1, ENTRIES, va)?;
+                    let hinted = entry & Fmt::<P>::FULL_TABLE_HINT != 0;
+                    if hinted && (level != 1 || self.count_valid(next) != ENTRIES) {
+                        return fail("full-table hint on a table that is not full");
+                    }
+                }
+            }
+            valid += 1;
+        }
+        if valid == 0 && level != ROOT_LEVEL {
+            return Err(AuditError {
+                va: base,
+                level,
+                what: "empty table kept",
+            });
+        }
+        Ok(tables)
+    }
+
+    fn count_valid(&self, table: PhysAddr) -> usize {
+        let words = self.mem(table).words();
+        let valid = |w: &&AtomicU64| Fmt::<P>::is_present(w.load(Ordering::Relaxed));
+        words.iter().filter(valid).count()
+    }
+
     /// Rejects a batch for another address space.
     pub(crate) fn check_batch(&self, batch: &TlbBatch) -> Result<()> {
         if batch.asid() == self.asid {
@@ -338,6 +402,17 @@ impl<P: Platform> core::fmt::Debug for PageTable<P> {
             .field("asid", &self.asid)
             .finish()
     }
+}
+
+/// A broken invariant found by [`PageTable::audit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditError {
+    /// The first address the offending entry (or table) maps.
+    pub va: u64,
+    /// The level of the table holding it.
+    pub level: usize,
+    /// What is wrong.
+    pub what: &'static str,
 }
 
 /// Base address of the `level` table that contains `va`.

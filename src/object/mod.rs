@@ -14,10 +14,10 @@
 //!    `Process::threads`.
 //!
 //! No lock is held across a call into the host other than
-//! [`Platform::alloc_frame`](crate::Platform::alloc_frame),
-//! [`free_frame`](crate::Platform::free_frame),
-//! [`phys_to_virt`](crate::Platform::phys_to_virt) and
-//! [`flush_tlb`](crate::Platform::flush_tlb), which must not call back into
+//! [`Platform::alloc_frame`],
+//! [`free_frame`](Platform::free_frame),
+//! [`phys_to_virt`](Platform::phys_to_virt) and
+//! [`flush_tlb`](Platform::flush_tlb), which must not call back into
 //! the crate.
 
 mod handle;

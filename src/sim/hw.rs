@@ -183,7 +183,7 @@ const ARM_PXN_TABLE: u64 = 1 << 59;
 const ARM_UXN_TABLE: u64 = 1 << 60;
 const ARM_AP_TABLE_NO_EL0: u64 = 1 << 61;
 const ARM_AP_TABLE_RO: u64 = 1 << 62;
-/// Output-address bits [47:12].
+/// Output-address bits `[47:12]`.
 const ARM_ADDR: u64 = 0x0000_ffff_ffff_f000;
 
 fn walk_arm(
@@ -229,7 +229,8 @@ fn walk_arm(
             user_exec: !uxn,
             kernel_read: true,
             kernel_write: !ro,
-            kernel_exec: !pxn && !(el0 && !ro),
+            // Memory writable at EL0 is never executable at EL1.
+            kernel_exec: !pxn && (!el0 || ro),
         };
         if !perms.allows(access, user) {
             return Err(FaultKind::Permission);
@@ -246,4 +247,204 @@ fn walk_arm(
         });
     }
     Err(FaultKind::NotPresent { level: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-built tables: the models' semantics, independent of the
+    //! crate's encoder.
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::arch::{Aarch64, Arch, X86_64};
+    use crate::mmu::{Asid, TlbBatch};
+    use crate::platform::{PhysAddr, Platform};
+    use crate::sim::Sim;
+
+    const VA: u64 = 0x40_2000;
+    /// The index of `VA` in the table of each level (by level).
+    const IDX: [usize; 4] = [2, 2, 0, 0];
+
+    /// Four tables chained for `VA`; `entries[l]` is or-ed into the entry
+    /// of level `l`, with the next table's address when the level below
+    /// has an entry. Returns the root.
+    fn build<A: Arch>(sim: &Sim<A>, entries: [u64; 4]) -> PhysAddr {
+        let frames: Vec<PhysAddr> = (0..4).map(|_| sim.alloc_frame().unwrap()).collect();
+        for level in (0..4).rev() {
+            // SAFETY: a live frame of `sim`, never freed in these tests.
+            let mem = unsafe { FrameMem::new(sim, frames[3 - level]) };
+            mem.zero();
+            let next = if level > 0 && entries[level - 1] != 0 {
+                frames[4 - level].as_u64()
+            } else {
+                0
+            };
+            mem.words()[IDX[level]].store(entries[level] | next, Ordering::Relaxed);
+        }
+        frames[0]
+    }
+
+    fn check<A: Arch>(entries: [u64; 4], access: Access, user: bool) -> Result<u64, FaultKind> {
+        let sim = Sim::<A>::new();
+        let root = build(&sim, entries);
+        let asid: Asid = 1;
+        let got = sim.translate(root, asid, VA, access, user);
+        sim.flush_tlb(&{
+            let mut b = TlbBatch::new::<A>(asid);
+            b.add_address_space();
+            b
+        });
+        got.map(PhysAddr::as_u64).map_err(|f| f.kind)
+    }
+
+    const XT: u64 = X86_P | X86_RW | X86_US;
+    const XLEAF: u64 = 0x7000 | XT;
+
+    #[test]
+    fn x86_permissions_combine_across_levels() {
+        let x = check::<X86_64>;
+        assert_eq!(x([XLEAF, XT, XT, XT], Access::Write, true), Ok(0x7000));
+        // U/S and R/W: AND over the levels.
+        assert_eq!(
+            x([XLEAF, XT, XT, XT & !X86_US], Access::Read, true),
+            Err(FaultKind::Permission)
+        );
+        assert_eq!(
+            x([XLEAF, XT & !X86_RW, XT, XT], Access::Write, true),
+            Err(FaultKind::Permission)
+        );
+        assert_eq!(
+            x([XLEAF, XT & !X86_RW, XT, XT], Access::Write, false),
+            Err(FaultKind::Permission)
+        );
+        // XD: OR over the levels.
+        assert_eq!(
+            x([XLEAF, XT, XT | X86_XD, XT], Access::Execute, true),
+            Err(FaultKind::Permission)
+        );
+        assert!(x([XLEAF, XT, XT, XT], Access::Execute, true).is_ok());
+        // SMEP: the kernel does not execute user pages.
+        assert_eq!(
+            x([XLEAF, XT, XT, XT], Access::Execute, false),
+            Err(FaultKind::Permission)
+        );
+        assert_eq!(
+            x([XLEAF & !X86_P, XT, XT, XT], Access::Read, true),
+            Err(FaultKind::NotPresent { level: 0 })
+        );
+    }
+
+    #[test]
+    fn x86_reserved_bits_and_large_pages() {
+        let x = check::<X86_64>;
+        assert_eq!(
+            x([XLEAF, XT, XT, XT | X86_PS], Access::Read, true),
+            Err(FaultKind::Reserved { level: 3 })
+        );
+        // A 2 MiB leaf at level 1: bit 12 is PAT, bits 13..21 reserved.
+        let big = 0x20_0000 | XT | X86_PS;
+        assert_eq!(
+            x([0, big, XT, XT], Access::Read, true),
+            Ok(0x20_0000 + 0x2000)
+        );
+        assert_eq!(
+            x([0, big | 1 << 12, XT, XT], Access::Read, true),
+            Ok(0x20_0000 + 0x2000)
+        );
+        assert_eq!(
+            x([0, big | 1 << 13, XT, XT], Access::Read, true),
+            Err(FaultKind::Reserved { level: 1 })
+        );
+    }
+
+    #[test]
+    fn x86_sets_accessed_on_every_level_and_dirty_on_the_leaf() {
+        let sim = Sim::<X86_64>::new();
+        let root = build(&sim, [XLEAF, XT, XT, XT]);
+        sim.translate(root, 2, VA, Access::Write, true).unwrap();
+        let mut table = root;
+        for level in (0..4).rev() {
+            // SAFETY: a live frame of `sim`.
+            let e =
+                unsafe { FrameMem::new(&sim, table) }.words()[IDX[level]].load(Ordering::Relaxed);
+            assert_ne!(e & X86_A, 0, "A at level {level}");
+            assert_eq!(e & X86_D != 0, level == 0, "D at level {level}");
+            table = PhysAddr::new(e & X86_ADDR);
+        }
+    }
+
+    const AT: u64 = ARM_VALID | ARM_TABLE;
+    const APAGE: u64 = 0x9000 | ARM_VALID | ARM_TABLE | ARM_AF | ARM_AP_EL0 | ARM_PXN;
+
+    #[test]
+    fn arm_hierarchical_table_attributes() {
+        let a = check::<Aarch64>;
+        assert_eq!(a([APAGE, AT, AT, AT], Access::Write, true), Ok(0x9000));
+        assert_eq!(
+            a(
+                [APAGE, AT, AT | ARM_AP_TABLE_NO_EL0, AT],
+                Access::Read,
+                true
+            ),
+            Err(FaultKind::Permission)
+        );
+        assert_eq!(
+            a([APAGE, AT | ARM_AP_TABLE_RO, AT, AT], Access::Write, true),
+            Err(FaultKind::Permission)
+        );
+        assert!(a([APAGE, AT | ARM_AP_TABLE_RO, AT, AT], Access::Read, true).is_ok());
+        assert_eq!(
+            a([APAGE, AT, AT, AT | ARM_UXN_TABLE], Access::Execute, true),
+            Err(FaultKind::Permission)
+        );
+        assert!(a([APAGE, AT, AT, AT], Access::Execute, true).is_ok());
+        // EL0-writable memory is never executable at EL1, PXN or not.
+        assert_eq!(
+            a([APAGE & !ARM_PXN, AT, AT, AT], Access::Execute, false),
+            Err(FaultKind::Permission)
+        );
+        let ro = APAGE & !ARM_PXN | ARM_AP_RO;
+        assert!(a([ro, AT, AT, AT], Access::Execute, false).is_ok());
+        // EL0 execute depends on UXN alone, even without EL0 read access.
+        let xo = APAGE & !ARM_AP_EL0;
+        assert_eq!(
+            a([xo, AT, AT, AT], Access::Read, true),
+            Err(FaultKind::Permission)
+        );
+        assert!(a([xo, AT, AT, AT], Access::Execute, true).is_ok());
+    }
+
+    #[test]
+    fn arm_descriptor_types_and_access_flag() {
+        let a = check::<Aarch64>;
+        // Block at ARM level 0 and 0b01 at the page level: translation faults.
+        assert_eq!(
+            a([APAGE, AT, AT, ARM_VALID], Access::Read, true),
+            Err(FaultKind::NotPresent { level: 3 })
+        );
+        assert_eq!(
+            a([APAGE & !ARM_TABLE, AT, AT, AT], Access::Read, true),
+            Err(FaultKind::NotPresent { level: 0 })
+        );
+        // A 1 GiB block at ARM level 1.
+        let block = 0x4000_0000 | ARM_VALID | ARM_AF | ARM_AP_EL0;
+        assert_eq!(
+            a([0, 0, block, AT], Access::Read, true),
+            Ok(0x4000_0000 + VA)
+        );
+        // The MMU (TCR.HA) sets a clear access flag.
+        let sim = Sim::<Aarch64>::new();
+        let root = build(&sim, [APAGE & !ARM_AF, AT, AT, AT]);
+        sim.translate(root, 3, VA, Access::Read, true).unwrap();
+        let mut table = root;
+        for level in (1..4).rev() {
+            // SAFETY: a live frame of `sim`.
+            let e =
+                unsafe { FrameMem::new(&sim, table) }.words()[IDX[level]].load(Ordering::Relaxed);
+            table = PhysAddr::new(e & ARM_ADDR);
+        }
+        // SAFETY: a live frame of `sim`.
+        let leaf = unsafe { FrameMem::new(&sim, table) }.words()[IDX[0]].load(Ordering::Relaxed);
+        assert_ne!(leaf & ARM_AF, 0);
+    }
 }

@@ -3,6 +3,8 @@
 //! syscalls write their out-parameters into.
 #![allow(dead_code)]
 
+pub mod page_table;
+
 use std::sync::Arc;
 
 use zx_subsystem::abi::*;
