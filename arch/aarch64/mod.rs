@@ -1,10 +1,17 @@
 //! aarch64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves).
+//! Modules: `context` (the [`UserContext`] the trap path saves), `entry`
+//! ([`run_user`], the vector table, ESR classification and the host
+//! obligations of the trap path); the assembly itself sits in a private
+//! `entry_asm` module.
 
 mod context;
+pub mod entry;
+#[cfg(target_arch = "aarch64")]
+mod entry_asm;
 
 pub use context::UserContext;
+pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_addr};
 
 use crate::abi::zx_restricted_state_arm64_t;
 use crate::arch::Arch;

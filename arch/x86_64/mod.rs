@@ -1,10 +1,21 @@
 //! x86_64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves).
+//! Modules: `context` (the [`UserContext`] the trap path saves), `entry`
+//! ([`run_user`] and the host obligations of the trap path), `idt` (gates,
+//! stubs, the ring-0 trap hook), `syscall` (selectors and the syscall
+//! MSRs); the assembly itself sits in a private `entry_asm` module.
 
 mod context;
+pub mod entry;
+#[cfg(target_arch = "x86_64")]
+mod entry_asm;
+pub mod idt;
+pub mod syscall;
 
 pub use context::UserContext;
+pub use entry::{BaseAccess, PerCpu, install_per_cpu, run_user};
+pub use idt::{IdtGate, KernelFrame, fill_idt, set_kernel_trap_handler};
+pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
 use crate::abi::zx_restricted_state_x86_64_t;
 use crate::arch::Arch;
