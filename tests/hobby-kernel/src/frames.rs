@@ -79,7 +79,10 @@ impl FrameAllocator {
 
     /// Gives a frame back. Frames beyond the free stack's capacity are
     /// leaked (this is a smoke-test kernel).
-    #[allow(dead_code, reason = "the kernel frees nothing yet; a Platform impl will")]
+    #[allow(
+        dead_code,
+        reason = "the kernel frees nothing yet; a Platform impl will"
+    )]
     pub fn free(&mut self, frame: u64) {
         debug_assert_eq!(frame % FRAME_SIZE, 0);
         if self.nfree < FREE_CAPACITY {

@@ -16,8 +16,6 @@ pub const SYS_DONE: u64 = 4;
 pub const RETVAL: u64 = 0x1234_5678_9abc_def0;
 /// The word at the start of the FS / TPIDR_EL0 TLS block.
 pub const TLS_WORD: u64 = 0x7715_0000_f5f5_0001;
-/// The word at the start of the GS TLS block (x86_64).
-pub const TLS_WORD_GS: u64 = 0x7715_0000_9595_0002;
 
 /// Null syscalls per measurement.
 pub const BENCH_ITERATIONS: u64 = 10_000;

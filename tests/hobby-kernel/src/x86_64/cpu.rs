@@ -233,7 +233,9 @@ extern "C" fn kernel_trap(frame: &mut KernelFrame) {
 ///    does not DMA into memory Rust owns).
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: obligation 1.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Reads a byte from an I/O port.
@@ -244,7 +246,9 @@ pub unsafe fn outb(port: u16, value: u8) {
 pub unsafe fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: obligation 1.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -270,7 +274,9 @@ pub fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: rdtsc is allowed in ring 0 and has no memory effect; lfence
     // keeps it from running ahead of earlier instructions.
-    unsafe { asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     u64::from(hi) << 32 | u64::from(lo)
 }
 
@@ -300,7 +306,9 @@ impl From<Outcome> for ExitCode {
 pub fn exit(code: ExitCode) -> ! {
     // SAFETY: port 0xf4 is QEMU's isa-debug-exit, which stops the machine;
     // without the device the write is ignored and we halt below.
-    unsafe { asm!("out dx, eax", in("dx") 0xf4u16, in("eax") code as u32, options(nomem, nostack)) };
+    unsafe {
+        asm!("out dx, eax", in("dx") 0xf4u16, in("eax") code as u32, options(nomem, nostack))
+    };
     loop {
         // SAFETY: halting with interrupts disabled only stops this CPU.
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) };

@@ -32,7 +32,10 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     // SAFETY: `start_info` is what the loader passed; the kernel has
     // written only its image (.bss, stack) since.
     let ranges = unsafe { paging::init_frames(&mut frames, start_info) };
-    kprintln!("# memory: {ranges} RAM ranges, {} free frames", frames.available());
+    kprintln!(
+        "# memory: {ranges} RAM ranges, {} free frames",
+        frames.available()
+    );
     let pages = paging::map_user(&mut frames, user::blob());
     let lapic_base = paging::map_lapic(&mut frames);
     // SAFETY: `map_lapic` mapped the local APIC page uncached at this

@@ -95,7 +95,11 @@ pub unsafe fn init_frames(frames: &mut FrameAllocator, start_info: u64) -> usize
     }
     // SAFETY: obligation 1; the start info is below 1 GiB, so in the
     // direct map.
-    let info = unsafe { phys_to_virt(start_info).cast::<StartInfo>().read_unaligned() };
+    let info = unsafe {
+        phys_to_virt(start_info)
+            .cast::<StartInfo>()
+            .read_unaligned()
+    };
     if info.magic != START_INFO_MAGIC || info.version < 1 || info.memmap_paddr >= DIRECT_MAP_SIZE {
         add(kernel_end, 64 << 20, frames);
         return used;
@@ -114,7 +118,9 @@ pub unsafe fn init_frames(frames: &mut FrameAllocator, start_info: u64) -> usize
 
 /// A zeroed frame, or a panic when memory is exhausted (boot cannot go on).
 fn zeroed_frame(frames: &mut FrameAllocator) -> u64 {
-    let pa = frames.alloc().expect("out of frames while building page tables");
+    let pa = frames
+        .alloc()
+        .expect("out of frames while building page tables");
     // SAFETY: the frame is fresh from the allocator, in the direct map, and
     // no one else uses it.
     unsafe { core::ptr::write_bytes(phys_to_virt(pa), 0, FRAME_SIZE as usize) };
@@ -126,7 +132,12 @@ fn set_entry(table: u64, index: usize, value: u64) {
     assert!(index < 512);
     // SAFETY: `table` is a page-table frame this module owns, in the direct
     // map; volatile because the MMU reads it behind Rust's back.
-    unsafe { phys_to_virt(table).cast::<u64>().add(index).write_volatile(value) };
+    unsafe {
+        phys_to_virt(table)
+            .cast::<u64>()
+            .add(index)
+            .write_volatile(value)
+    };
 }
 
 fn entry(table: u64, index: usize) -> u64 {
@@ -179,10 +190,18 @@ pub fn map_user(frames: &mut FrameAllocator, code: &[u8]) -> UserPages {
     // SAFETY: the code frame is fresh and FRAME_SIZE long; `code` fits.
     unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), phys_to_virt(pages.code), code.len()) };
     set_entry(pt, page(USER_CODE), pages.code | PTE_P | PTE_U);
-    set_entry(pt, page(USER_DATA), pages.data | PTE_P | PTE_W | PTE_U | PTE_NX);
+    set_entry(
+        pt,
+        page(USER_DATA),
+        pages.data | PTE_P | PTE_W | PTE_U | PTE_NX,
+    );
     set_entry(pt, page(USER_RO), pages.ro | PTE_P | PTE_U | PTE_NX);
     for va in [USER_STACK_TOP - 2 * FRAME_SIZE, USER_STACK_TOP - FRAME_SIZE] {
-        set_entry(pt, page(va), zeroed_frame(frames) | PTE_P | PTE_W | PTE_U | PTE_NX);
+        set_entry(
+            pt,
+            page(va),
+            zeroed_frame(frames) | PTE_P | PTE_W | PTE_U | PTE_NX,
+        );
     }
     // The identity map goes; user space takes its place.
     set_entry(root, 0, pdpt | user_table);
@@ -196,7 +215,11 @@ pub fn map_lapic(frames: &mut FrameAllocator) -> u64 {
     const LAPIC: u64 = 0xfee0_0000;
     let direct_pdpt = entry(root(), 256) & ADDR_MASK;
     let pd = zeroed_frame(frames);
-    set_entry(pd, (LAPIC >> 21) as usize & 511, LAPIC | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT | PTE_NX);
+    set_entry(
+        pd,
+        (LAPIC >> 21) as usize & 511,
+        LAPIC | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT | PTE_NX,
+    );
     set_entry(direct_pdpt, (LAPIC >> 30) as usize, pd | PTE_P | PTE_W);
     reload_cr3();
     DIRECT_MAP + LAPIC

@@ -40,6 +40,8 @@ const PF_FETCH: u64 = 16;
 const RFLAGS_BASE: u64 = 0x202;
 const RFLAGS_CF: u64 = 1;
 const RFLAGS_DF: u64 = 1 << 10;
+/// The word at the start of the GS TLS block.
+const TLS_WORD_GS: u64 = 0x7715_0000_9595_0002;
 
 impl Env {
     /// The environment for [`run`].
@@ -81,7 +83,10 @@ impl Env {
                     n => r.note(format_args!("unexpected syscall {n}")),
                 },
                 other => {
-                    r.note(format_args!("unexpected trap {other:x?} at rip {:#x}", ctx.rip));
+                    r.note(format_args!(
+                        "unexpected trap {other:x?} at rip {:#x}",
+                        ctx.rip
+                    ));
                     return None;
                 }
             }
@@ -117,7 +122,11 @@ pub fn run(r: &mut R, env: &mut Env) {
     tls_written_by_user(r, env);
     faults_and_refusals(r, env);
     interrupt_from_user(r, env);
-    r.check_eq("kernel GS base is back after every trap", env.gs_mismatches, 0);
+    r.check_eq(
+        "kernel GS base is back after every trap",
+        env.gs_mismatches,
+        0,
+    );
     bench_null_syscall(r);
 }
 
@@ -211,7 +220,11 @@ fn write_to_read_only_page(r: &mut R, env: &mut Env) {
             cr2: USER_RO + 8,
         },
     });
-    r.check_eq("write to a read-only page: PageFault, address, Write", trap, want);
+    r.check_eq(
+        "write to a read-only page: PageFault, address, Write",
+        trap,
+        want,
+    );
     r.check_eq(
         "page fault: rip at the faulting instruction",
         ctx.rip,
@@ -227,7 +240,11 @@ fn write_to_read_only_page(r: &mut R, env: &mut Env) {
 fn syscall_return_value(r: &mut R, env: &mut Env) {
     let mut ctx = start(Entry::Retval);
     let got = env.run_to_report(r, &mut ctx).map(|()| ctx.rdi);
-    r.check_eq("syscall return value seen by user code (rax), rbx kept", got, Some(3));
+    r.check_eq(
+        "syscall return value seen by user code (rax), rbx kept",
+        got,
+        Some(3),
+    );
 }
 
 /// (e) FS/GS base set by the kernel survive a syscall round trip; user
@@ -265,7 +282,9 @@ fn tls_written_by_user(r: &mut R, env: &mut Env) {
     let mut ctx = start(Entry::WrBases);
     ctx.rdi = USER_DATA + 0x800;
     ctx.rsi = USER_DATA + 0x900;
-    let got = env.run_to_report(r, &mut ctx).map(|()| (ctx.fs_base, ctx.gs_base));
+    let got = env
+        .run_to_report(r, &mut ctx)
+        .map(|()| (ctx.fs_base, ctx.gs_base));
     r.check_eq(name, got, Some((USER_DATA + 0x800, USER_DATA + 0x900)));
 }
 
@@ -273,7 +292,11 @@ fn tls_written_by_user(r: &mut R, env: &mut Env) {
 fn faults_and_refusals(r: &mut R, env: &mut Env) {
     let mut ctx = start(Entry::Hlt);
     let trap = env.enter(&mut ctx);
-    r.check_eq("hlt in ring 3 raises #GP(0)", (trap, ctx.rip), (exception(EXC_GP, 0), addr(Entry::Hlt)));
+    r.check_eq(
+        "hlt in ring 3 raises #GP(0)",
+        (trap, ctx.rip),
+        (exception(EXC_GP, 0), addr(Entry::Hlt)),
+    );
 
     let mut ctx = start(Entry::Int3);
     let trap = env.enter(&mut ctx);
@@ -297,7 +320,11 @@ fn faults_and_refusals(r: &mut R, env: &mut Env) {
             cr2: kernel_rip,
         },
     });
-    r.check_eq("kernel-half rip: fetch PageFault in ring 3 (iretq)", trap, want);
+    r.check_eq(
+        "kernel-half rip: fetch PageFault in ring 3 (iretq)",
+        trap,
+        want,
+    );
 
     // sysretq to an unmapped, canonical user rip.
     let far = 0x7fff_ffff_e000;
@@ -315,7 +342,11 @@ fn faults_and_refusals(r: &mut R, env: &mut Env) {
             cr2: far,
         },
     });
-    r.check_eq("unmapped user rip (sysretq path): fetch PageFault", trap, want);
+    r.check_eq(
+        "unmapped user rip (sysretq path): fetch PageFault",
+        trap,
+        want,
+    );
 
     // A non-canonical rip never reaches sysretq or iretq.
     let mut ctx = start(Entry::Spin);
@@ -332,7 +363,11 @@ fn faults_and_refusals(r: &mut R, env: &mut Env) {
     let mut ctx = start(Entry::Spin);
     ctx.fs_base = 0x0001_0000_0000_0000;
     let trap = env.enter(&mut ctx);
-    r.check_eq("non-canonical fs_base refused with #GP", trap, exception(EXC_GP, 0));
+    r.check_eq(
+        "non-canonical fs_base refused with #GP",
+        trap,
+        exception(EXC_GP, 0),
+    );
 }
 
 /// An interrupt in ring 3 comes back as `Trap::Interrupt(vector)`, and the
@@ -349,7 +384,10 @@ fn interrupt_from_user(r: &mut R, env: &mut Env) {
         first,
         Trap::Interrupt(u64::from(TIMER_VECTOR)),
     );
-    r.check("interrupt: rip inside the user loop", spin.contains(&ctx.rip));
+    r.check(
+        "interrupt: rip inside the user loop",
+        spin.contains(&ctx.rip),
+    );
     env.lapic.one_shot(20_000);
     let second = env.enter(&mut ctx);
     env.lapic.eoi();
@@ -382,5 +420,17 @@ fn bench_null_syscall(r: &mut R) {
     crate::kprintln!(
         "bench: x86_64 null syscall round trip: {per} TSC ticks/iteration ({} ticks / {count})",
         t1 - t0
+    );
+    // What a tick is: under `-icount shift=0` the TSC advances one tick
+    // per guest instruction, so a known loop reads as its length.
+    let c0 = rdtsc();
+    // SAFETY: a register-only countdown loop.
+    unsafe {
+        core::arch::asm!("2:", "dec {n}", "jnz 2b", n = inout(reg) 5000u64 => _, options(nomem, nostack));
+    }
+    let c1 = rdtsc();
+    crate::kprintln!(
+        "bench: calibration: a 10000-instruction loop reads {} TSC ticks",
+        c1 - c0
     );
 }
