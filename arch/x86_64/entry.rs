@@ -52,8 +52,9 @@
 //!    [`install_per_cpu`] writes it. `IA32_KERNEL_GS_BASE` belongs to the
 //!    crate: it holds the user's GS base while ring 3 runs.
 //! 6. **FS/GS base access**: if the host set `CR4.FSGSBASE`, say so in
-//!    [`PerCpu::init`] and the entry code uses `rdfsbase`/`wrgsbase`...;
-//!    otherwise it uses the `IA32_FS_BASE` / `IA32_KERNEL_GS_BASE` MSRs.
+//!    [`PerCpu::init`] and the entry code uses the `rd`/`wr` `fs`/`gs`
+//!    `base` instructions; otherwise it uses the `IA32_FS_BASE` and
+//!    `IA32_KERNEL_GS_BASE` MSRs.
 //! 7. **Paging**: `EFER.NXE` (or `CR4.SMEP`) set, so that a page fault's
 //!    error code tells an instruction fetch from a read
 //!    ([`Access::Execute`]). User pages mapped with the U/S bit; the kernel's

@@ -287,7 +287,10 @@ fn build(arch: Arch) -> Result<PathBuf, Failure> {
     if elf.is_file() {
         Ok(elf)
     } else {
-        Err(Failure::new(format!("built, but {} is missing", elf.display())))
+        Err(Failure::new(format!(
+            "built, but {} is missing",
+            elf.display()
+        )))
     }
 }
 
@@ -443,7 +446,10 @@ mod tests {
     #[test]
     fn summary_lines() {
         assert_eq!(parse_summary("22 passed, 0 failed"), Some((22, 0)));
-        assert_eq!(parse_summary("22 passed, 1 failed, 1 skipped"), Some((22, 1)));
+        assert_eq!(
+            parse_summary("22 passed, 1 failed, 1 skipped"),
+            Some((22, 1))
+        );
         assert_eq!(parse_summary("kernel: 3 passed, 2 failed\r"), Some((3, 2)));
         assert_eq!(parse_summary("ok - 3 passed, 2 failed"), None);
         assert_eq!(parse_summary("3 passed"), None);

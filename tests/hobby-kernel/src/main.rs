@@ -24,8 +24,8 @@
 //! `cargo clippy --workspace --all-targets` build it for the host too.
 //! Everything that needs bare metal is gated on `target_os = "none"`: on
 //! the host the binary is an ordinary `std` program that only says how to
-//! build it, and the target-independent modules (`report`, `frames`) are
-//! compiled and unit-tested there.
+//! build it, and the target-independent parts (`report`, `memory`'s frame
+//! allocator) are compiled and unit-tested there.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -44,12 +44,8 @@ macro_rules! kprintln {
 #[cfg(target_os = "none")]
 pub(crate) use kprintln;
 
-mod frames;
+mod memory;
 mod report;
-mod user_abi;
-
-#[cfg(target_os = "none")]
-mod heap;
 
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod x86_64;
@@ -67,4 +63,33 @@ fn main() {
         "hobby-kernel runs on bare metal: `cargo xtask run [--arch x86_64|aarch64]` \
          builds it (--target x86_64-unknown-none / aarch64-unknown-none) and boots it in QEMU"
     );
+}
+
+/// What the smoke scenario's user code and kernel agree on: syscall
+/// numbers, register patterns, magic values. Shared by both arches.
+pub mod user_abi {
+    /// Returns at once: the null syscall the measurement loops on.
+    pub const SYS_NULL: u64 = 0;
+    /// "Check my registers": the kernel compares the whole context.
+    pub const SYS_CHECK: u64 = 1;
+    /// Returns [`RETVAL`] in the return register.
+    pub const SYS_GET: u64 = 2;
+    /// Reports a result in the first argument register(s).
+    pub const SYS_REPORT: u64 = 3;
+    /// Ends a loop.
+    pub const SYS_DONE: u64 = 4;
+
+    /// What [`SYS_GET`] returns.
+    pub const RETVAL: u64 = 0x1234_5678_9abc_def0;
+    /// The word at the start of the FS / TPIDR_EL0 TLS block.
+    pub const TLS_WORD: u64 = 0x7715_0000_f5f5_0001;
+
+    /// Null syscalls per measurement.
+    pub const BENCH_ITERATIONS: u64 = 10_000;
+
+    /// A distinct value for register `i`: easy to recognise in a dump, never
+    /// equal to another register's, top bit clear.
+    pub const fn pattern(i: u64) -> u64 {
+        0x5a00_0000_0000_0000 | (i << 40) | (0x00c0_de00 + i)
+    }
 }

@@ -8,7 +8,7 @@
 
 use core::arch::asm;
 
-use crate::frames::{FRAME_SIZE, FrameAllocator};
+use crate::memory::{FRAME_SIZE, FrameAllocator};
 
 /// Base of the TTBR1 direct map (and of the kernel image's link address).
 pub const KERNEL_VMA: u64 = 0xffff_0000_0000_0000;

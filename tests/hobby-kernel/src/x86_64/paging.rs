@@ -8,7 +8,7 @@
 
 use core::arch::asm;
 
-use crate::frames::{FRAME_SIZE, FrameAllocator};
+use crate::memory::{FRAME_SIZE, FrameAllocator};
 
 /// Where the boot page tables map physical 0..1 GiB, kernel-only.
 pub const DIRECT_MAP: u64 = 0xffff_8000_0000_0000;

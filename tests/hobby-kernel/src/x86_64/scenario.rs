@@ -6,8 +6,7 @@ use zx_subsystem::arch::x86_64::{ExceptionInfo, UserContext, X86_64, run_user};
 use zx_subsystem::trap::{Access, PageFault, Trap};
 
 use super::Console;
-use super::cpu::{Features, MSR_GS_BASE, PER_CPU, rdmsr, rdtsc};
-use super::lapic::{Lapic, TIMER_VECTOR};
+use super::cpu::{Features, Lapic, MSR_GS_BASE, PER_CPU, TIMER_VECTOR, rdmsr, rdtsc};
 use super::paging::{USER_DATA, USER_RO, USER_STACK_TOP, UserPages, phys_to_virt};
 use super::user::{Entry, RSP_PATTERN, addr};
 use crate::report::Report;
