@@ -9,7 +9,8 @@
 
 use core::fmt::Debug;
 
-use crate::abi::Pod;
+use crate::abi::{Pod, zx_exception_report_t};
+use crate::mmu::PageTableFormat;
 
 #[path = "../arch/x86_64/mod.rs"]
 pub mod x86_64;
@@ -46,6 +47,11 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// ASIDs), including the reserved 0.
     const ASID_COUNT: usize;
 
+    /// The page-table format ([`x86_64::X86_64Paging`] or
+    /// [`aarch64::Aarch64Paging`]) the generic
+    /// [`PageTable`](crate::mmu::PageTable) walks.
+    type Paging: PageTableFormat;
+
     /// Every user register the trap path saves and restores.
     type UserContext: Clone + Default + Debug + PartialEq + Send + Sync;
 
@@ -71,4 +77,39 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// Stores a syscall's status in the return register (x86_64 `rax`,
     /// aarch64 `x0`).
     fn set_syscall_status(ctx: &mut Self::UserContext, status: i32);
+
+    /// The normal-mode thread state restricted mode saves and restores
+    /// (x86_64: FS and GS base; aarch64: TPIDR_EL0).
+    type NormalTls: Copy + Default + Debug + PartialEq + Send + Sync;
+
+    /// Checks a copied restricted state (`zx_restricted_enter` step 4);
+    /// `Err` names the reason for `ZX_ERR_BAD_STATE`.
+    fn validate_restricted(state: &Self::RestrictedState) -> Result<(), &'static str>;
+
+    /// The normal-mode TLS currently in `ctx`.
+    fn normal_tls(ctx: &Self::UserContext) -> Self::NormalTls;
+
+    /// Replaces `ctx` with a validated restricted state and returns the
+    /// normal-mode TLS it held.
+    fn load_restricted(
+        ctx: &mut Self::UserContext,
+        state: &Self::RestrictedState,
+    ) -> Self::NormalTls;
+
+    /// The restricted state in `ctx` after a trap; `syscall` when the trap
+    /// was a syscall instruction (x86_64 then reports rcx and r11 as 0).
+    fn save_restricted(ctx: &Self::UserContext, syscall: bool) -> Self::RestrictedState;
+
+    /// Rewrites `ctx` to enter normal mode at `vector`: every register zero
+    /// except the context and reason arguments and the normal-mode TLS.
+    fn enter_normal(
+        ctx: &mut Self::UserContext,
+        tls: Self::NormalTls,
+        vector: u64,
+        context: u64,
+        reason: u64,
+    );
+
+    /// The `zx_exception_report_t` for a fault or exception.
+    fn exception_report(info: &Self::ExceptionInfo) -> zx_exception_report_t;
 }

@@ -2,9 +2,11 @@
 
 use alloc::sync::Arc;
 
+use crate::arch::Arch;
 use crate::error::Result;
 use crate::object::{Job, Process};
 use crate::platform::Platform;
+use crate::vm::AsidPool;
 
 /// The crate's kernel state for one machine: the platform, the root job.
 ///
@@ -16,6 +18,7 @@ pub struct Kernel<P: Platform> {
 struct Inner<P: Platform> {
     platform: P,
     root_job: Arc<Job>,
+    asids: Arc<AsidPool>,
 }
 
 impl<P: Platform> Clone for Kernel<P> {
@@ -33,6 +36,7 @@ impl<P: Platform> Kernel<P> {
             inner: Arc::new(Inner {
                 platform,
                 root_job: Job::new_root(),
+                asids: Arc::new(AsidPool::new(<P::Arch as Arch>::ASID_COUNT)),
             }),
         }
     }
@@ -47,14 +51,15 @@ impl<P: Platform> Kernel<P> {
         &self.inner.root_job
     }
 
-    /// Creates a process under `job`.
+    /// Creates a process under `job`, with an empty address space.
     ///
     /// # Errors
     ///
-    /// `NO_MEMORY` when an allocation fails.
+    /// `NO_RESOURCES` when no address-space identifier is free; `NO_MEMORY`
+    /// when an allocation fails.
     pub fn create_process(&self, job: &Arc<Job>) -> Result<Arc<Process<P>>> {
         let secret = splitmix64(self.inner.platform.random_u64() ^ crate::object::peek_koid());
-        Process::new(job, secret as u32)
+        Process::new(&self.inner.platform, &self.inner.asids, job, secret)
     }
 }
 

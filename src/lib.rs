@@ -27,10 +27,15 @@ mod kernel;
 pub mod mmu;
 pub mod object;
 pub mod platform;
+pub mod restricted;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod syscall;
 pub mod trap;
+pub mod vm;
 
 pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
+pub use restricted::Resolution;
+pub use trap::{Access, PageFault, Trap};

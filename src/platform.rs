@@ -64,6 +64,10 @@ pub struct ThreadToken {
 /// 3. [`flush_tlb`](Platform::flush_tlb) returns only after every CPU that
 ///    may hold translations of the batch's address space has dropped the
 ///    translations the batch names.
+/// 4. [`kernel_root_table`](Platform::kernel_root_table), when it returns a
+///    frame, returns one that [`phys_to_virt`](Platform::phys_to_virt)
+///    maps like an allocated frame (as in 2) for as long as the platform
+///    exists; the crate only reads it, with aligned atomic loads.
 pub trait Platform: Clone + Send + Sync + 'static {
     /// The CPU architecture: page-table format, user context, restricted
     /// state layout.

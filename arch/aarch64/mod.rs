@@ -1,19 +1,26 @@
 //! aarch64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves), `entry`
+//! Modules: `context` (the [`UserContext`] the trap path saves),
+//! `paging` (the 4 KiB-granule translation-table format), `tlb` (the
+//! broadcast `tlbi` sequences for a host's `Platform::flush_tlb`), `entry`
 //! ([`run_user`], the vector table, ESR classification and the host
-//! obligations of the trap path); the assembly itself sits in a private
+//! obligations of the trap path); the trap-path assembly sits in a private
 //! `entry_asm` module.
+//! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
 pub mod entry;
 #[cfg(target_arch = "aarch64")]
 mod entry_asm;
+pub mod paging;
+pub mod restricted;
+pub mod tlb;
 
 pub use context::UserContext;
 pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_addr};
+pub use paging::Aarch64Paging;
 
-use crate::abi::zx_restricted_state_arm64_t;
+use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};
 use crate::arch::Arch;
 
 /// The aarch64 architecture (4 KiB granule, 48-bit VA, `svc`/`eret`).
@@ -42,6 +49,7 @@ impl Arch for Aarch64 {
     // 8-bit ASIDs: every ARMv8-A implementation has at least these.
     const ASID_COUNT: usize = 256;
 
+    type Paging = Aarch64Paging;
     type UserContext = UserContext;
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_arm64_t;
@@ -63,5 +71,43 @@ impl Arch for Aarch64 {
 
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         ctx.x[0] = i64::from(status) as u64;
+    }
+
+    type NormalTls = restricted::NormalTls;
+
+    fn validate_restricted(state: &zx_restricted_state_arm64_t) -> Result<(), &'static str> {
+        restricted::validate(state)
+    }
+
+    fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
+        restricted::NormalTls {
+            tpidr_el0: ctx.tpidr_el0,
+        }
+    }
+
+    fn load_restricted(
+        ctx: &mut UserContext,
+        state: &zx_restricted_state_arm64_t,
+    ) -> restricted::NormalTls {
+        restricted::load(ctx, state)
+    }
+
+    fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_arm64_t {
+        let _ = syscall;
+        restricted::save(ctx)
+    }
+
+    fn enter_normal(
+        ctx: &mut UserContext,
+        tls: restricted::NormalTls,
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) {
+        restricted::enter_normal(ctx, tls, vector, context, reason);
+    }
+
+    fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
+        restricted::report(info)
     }
 }

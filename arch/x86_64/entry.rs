@@ -81,14 +81,13 @@ pub const VECTOR_PF: u64 = 14;
 /// The first vector that is an interrupt rather than an exception.
 pub const FIRST_INTERRUPT_VECTOR: u64 = 32;
 
-/// The RFLAGS bits user code may set, as Zircon's `X86_FLAGS_USER`
-/// (`zircon/kernel/arch/x86/include/arch/x86.h`): CF, PF, AF, ZF, SF, TF,
-/// DF, OF, NT, AC, ID.
-pub const USER_RFLAGS_MASK: u64 = 0x0024_4dd5;
+/// The RFLAGS bits user code may set: Zircon's `X86_FLAGS_USER` (CF, PF,
+/// AF, ZF, SF, TF, DF, OF, NT, AC, ID), shared with restricted mode.
+pub const USER_RFLAGS_MASK: u64 = super::restricted::X86_FLAGS_USER;
 /// RFLAGS.IF: always set in ring 3.
-const RFLAGS_IF: u64 = 1 << 9;
+const RFLAGS_IF: u64 = super::restricted::X86_FLAGS_IF;
 /// RFLAGS bit 1 reads as one.
-const RFLAGS_FIXED: u64 = 1 << 1;
+const RFLAGS_FIXED: u64 = super::restricted::X86_FLAGS_RESERVED_ONES;
 
 /// Page-fault error code: the access was a write.
 const PF_WRITE: u64 = 1 << 1;

@@ -1,23 +1,30 @@
 //! x86_64 backend: user context, syscall ABI, restricted state.
 //!
-//! Modules: `context` (the [`UserContext`] the trap path saves), `entry`
-//! ([`run_user`] and the host obligations of the trap path), `idt` (gates,
-//! stubs, the ring-0 trap hook), `syscall` (selectors and the syscall
-//! MSRs); the assembly itself sits in a private `entry_asm` module.
+//! Modules: `context` (the [`UserContext`] the trap path saves),
+//! `paging` (the 4-level page-table format), `tlb` (`invlpg`/`invpcid`/CR3
+//! reload for a host's TLB shootdown), `entry` ([`run_user`] and the host
+//! obligations of the trap path), `idt` (gates, stubs, the ring-0 trap
+//! hook), `syscall` (selectors and the syscall MSRs); the trap-path
+//! assembly sits in a private `entry_asm` module.
+//! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
 pub mod entry;
 #[cfg(target_arch = "x86_64")]
 mod entry_asm;
 pub mod idt;
+pub mod paging;
+pub mod restricted;
 pub mod syscall;
+pub mod tlb;
 
 pub use context::UserContext;
 pub use entry::{BaseAccess, PerCpu, install_per_cpu, run_user};
 pub use idt::{IdtGate, KernelFrame, fill_idt, set_kernel_trap_handler};
+pub use paging::X86_64Paging;
 pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
-use crate::abi::zx_restricted_state_x86_64_t;
+use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};
 use crate::arch::Arch;
 
 /// The x86_64 architecture (4-level paging, `syscall`/`sysretq`).
@@ -50,6 +57,7 @@ impl Arch for X86_64 {
     // 12-bit PCIDs.
     const ASID_COUNT: usize = 4096;
 
+    type Paging = X86_64Paging;
     type UserContext = UserContext;
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_x86_64_t;
@@ -71,5 +79,43 @@ impl Arch for X86_64 {
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         // Sign-extended, as a C `zx_status_t` return in eax/rax.
         ctx.rax = i64::from(status) as u64;
+    }
+
+    type NormalTls = restricted::NormalTls;
+
+    fn validate_restricted(state: &zx_restricted_state_x86_64_t) -> Result<(), &'static str> {
+        restricted::validate(state)
+    }
+
+    fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
+        restricted::NormalTls {
+            fs_base: ctx.fs_base,
+            gs_base: ctx.gs_base,
+        }
+    }
+
+    fn load_restricted(
+        ctx: &mut UserContext,
+        state: &zx_restricted_state_x86_64_t,
+    ) -> restricted::NormalTls {
+        restricted::load(ctx, state)
+    }
+
+    fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_x86_64_t {
+        restricted::save(ctx, syscall)
+    }
+
+    fn enter_normal(
+        ctx: &mut UserContext,
+        tls: restricted::NormalTls,
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) {
+        restricted::enter_normal(ctx, tls, vector, context, reason);
+    }
+
+    fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
+        restricted::report(info)
     }
 }

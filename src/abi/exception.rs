@@ -1,4 +1,10 @@
-//! Exception reports, from `zircon/syscalls/exception.h`.
+//! Exception reports, from `zircon/system/public/zircon/syscalls/exception.h`
+//! (misttech/fuchsia@95731558484eaf8fcd93064f5f993b25caa44860): the
+//! `ZX_EXCP_*` types, `zx_exception_header_t` and the current (v2, 40-byte)
+//! `zx_exception_report_t`, whose context is a 24-byte arch union
+//! (`zx_x86_64_exc_data_t` vector/err_code/cr2; `zx_arm64_exc_data_t`
+//! esr, padding1\[4\], far, padding2\[8\]) followed by `synth_code` and
+//! `synth_data`.
 //!
 //! Restricted mode writes a [`zx_exception_report_t`] after the register
 //! state when it leaves with `ZX_RESTRICTED_REASON_EXCEPTION`.
@@ -21,6 +27,23 @@ pub const ZX_EXCP_SW_BREAKPOINT: zx_excp_type_t = 0x308;
 pub const ZX_EXCP_HW_BREAKPOINT: zx_excp_type_t = 0x408;
 /// `ZX_EXCP_UNALIGNED_ACCESS`.
 pub const ZX_EXCP_UNALIGNED_ACCESS: zx_excp_type_t = 0x508;
+/// `ZX_EXCP_SYNTH`: set in every synthetic (non-architectural) type.
+pub const ZX_EXCP_SYNTH: zx_excp_type_t = 0x8000;
+/// `ZX_EXCP_THREAD_STARTING` (synthetic).
+pub const ZX_EXCP_THREAD_STARTING: zx_excp_type_t = 0x008 | ZX_EXCP_SYNTH;
+/// `ZX_EXCP_THREAD_EXITING` (synthetic).
+pub const ZX_EXCP_THREAD_EXITING: zx_excp_type_t = 0x108 | ZX_EXCP_SYNTH;
+/// `ZX_EXCP_POLICY_ERROR` (synthetic).
+pub const ZX_EXCP_POLICY_ERROR: zx_excp_type_t = 0x208 | ZX_EXCP_SYNTH;
+/// `ZX_EXCP_PROCESS_STARTING` (synthetic).
+pub const ZX_EXCP_PROCESS_STARTING: zx_excp_type_t = 0x308 | ZX_EXCP_SYNTH;
+/// `ZX_EXCP_USER` (synthetic).
+pub const ZX_EXCP_USER: zx_excp_type_t = 0x309 | ZX_EXCP_SYNTH;
+
+/// `ZX_EXCP_IS_ARCH(excp)`: whether a type is architectural.
+pub const fn zx_excp_is_arch(excp: zx_excp_type_t) -> bool {
+    excp & ZX_EXCP_SYNTH == 0
+}
 
 /// `zx_exception_header_t`.
 #[allow(non_camel_case_types)]
@@ -92,5 +115,16 @@ impl zx_exception_report_t {
             synth_code: 0,
             synth_data: 0,
         }
+    }
+
+    /// arm64 `esr`: the low 32 bits of union word 0 (the header's `esr`
+    /// field at report offset 8; the crate's targets are little-endian).
+    pub const fn arm64_esr(&self) -> u32 {
+        self.arch[0] as u32
+    }
+
+    /// arm64 `far` (report offset 16).
+    pub const fn arm64_far(&self) -> u64 {
+        self.arch[1]
     }
 }

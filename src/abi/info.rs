@@ -1,5 +1,6 @@
 //! `zx_object_get_info` topics and records, from
-//! `zircon/syscalls/object.h`.
+//! `zircon/system/public/zircon/syscalls/object.h`
+//! (misttech/fuchsia@74df2e1a728a31cc86d6c4b667216f3a5ad77bae).
 
 use static_assertions::const_assert_eq;
 

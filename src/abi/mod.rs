@@ -30,6 +30,10 @@ pub use rights::*;
 pub use status::*;
 pub use vm::*;
 
+// The handle and koid constants below are from
+// `zircon/system/public/zircon/types.h`
+// (misttech/fuchsia@03230340a3a9a1cf6378f23c9a0eb9666cea1c53).
+
 /// `zx_handle_t`: a process-local name for a kernel object.
 #[allow(non_camel_case_types)]
 pub type zx_handle_t = u32;
@@ -48,6 +52,8 @@ pub const ZX_HANDLE_INVALID: zx_handle_t = 0;
 /// `ZX_HANDLE_FIXED_BITS_MASK` (`zircon/types.h`): the low two bits of every
 /// valid handle value are 1.
 pub const ZX_HANDLE_FIXED_BITS_MASK: zx_handle_t = 0x3;
+/// `ZX_KOID_KERNEL` (`zircon/types.h`): the kernel's own koid.
+pub const ZX_KOID_KERNEL: zx_koid_t = 1;
 /// `ZX_KOID_INVALID` (`zircon/types.h`).
 pub const ZX_KOID_INVALID: zx_koid_t = 0;
 /// `ZX_KOID_FIRST` (`zircon/types.h`): the first 1024 koids are reserved.

@@ -1,4 +1,7 @@
-//! Object types, from `zircon/types.h` (`ZX_OBJ_TYPE_*`).
+//! Object types (`ZX_OBJ_TYPE_*`), from `zircon/system/public/zircon/types.h`
+//! (misttech/fuchsia@03230340a3a9a1cf6378f23c9a0eb9666cea1c53). Only the
+//! types this crate names are listed; the numbering has gaps (7, 8, 10, 13
+//! are retired) and runs to `ZX_OBJ_TYPE_IOB_SHARED_REGION` (35).
 
 /// `zx_obj_type_t`.
 #[allow(non_camel_case_types)]

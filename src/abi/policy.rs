@@ -1,4 +1,6 @@
-//! Job policy, from `zircon/syscalls/policy.h`.
+//! Job policy, from `zircon/system/public/zircon/syscalls/policy.h`
+//! (misttech/fuchsia@95731558484eaf8fcd93064f5f993b25caa44860). `ZX_POL_MAX`
+//! and `ZX_POL_ACTION_MAX` are `#ifdef _KERNEL` there.
 
 /// `ZX_JOB_POL_RELATIVE`: conditions the parent already set keep the
 /// parent's action; the rest are applied.

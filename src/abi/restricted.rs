@@ -1,4 +1,8 @@
-//! Restricted-mode records, from `zircon/syscalls-next.h`.
+//! Restricted-mode records, from `zircon/system/public/zircon/syscalls-next.h`
+//! (misttech/fuchsia@01648b3d5a3de50bf89834588968da5368749adf): the reason
+//! codes, `zx_restricted_state_t` (`#if __aarch64__` / `#elif __x86_64__`),
+//! and `zx_restricted_exception_t` (the state, then a
+//! [`zx_exception_report_t`]).
 //!
 //! Both architectures' layouts are defined on every target (the crate's
 //! arch backends all compile everywhere); an [`crate::arch::Arch`] picks its
@@ -18,6 +22,13 @@ pub const ZX_RESTRICTED_REASON_SYSCALL: zx_restricted_reason_t = 0;
 pub const ZX_RESTRICTED_REASON_EXCEPTION: zx_restricted_reason_t = 1;
 /// `ZX_RESTRICTED_REASON_KICK`.
 pub const ZX_RESTRICTED_REASON_KICK: zx_restricted_reason_t = 2;
+/// `ZX_RESTRICTED_REASON_EXCEPTION_LOST` (newer `syscalls-next.h`,
+/// misttech/fuchsia@74bc581b0782326de537809e64dac1090fcbfd9b): an exception
+/// report could not be copied to the user pointer given to the
+/// three-argument `zx_restricted_bind_state`. This crate implements the
+/// two-argument (v2) bind, which writes reports into the state VMO, so it
+/// never produces this reason; the value is listed to reserve it.
+pub const ZX_RESTRICTED_REASON_EXCEPTION_LOST: zx_restricted_reason_t = 3;
 
 /// x86_64 `zx_restricted_state_t` (160 bytes).
 #[allow(non_camel_case_types)]

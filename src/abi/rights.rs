@@ -1,4 +1,7 @@
-//! Handle rights, from `zircon/rights.h`.
+//! Handle rights, from `zircon/system/public/zircon/rights.h`
+//! (misttech/fuchsia@524356226a159155a5c2d1132469f2e095fd41b3; same values in
+//! gnoliyil/fuchsia and vsrinivas/fuchsia). The `ZX_DEFAULT_*_RIGHTS`
+//! compositions below are the header's macros, term for term.
 //!
 //! `ZX_RIGHT_OP_CHILDREN` is `1 << 21` and `ZX_RIGHT_RESIZE` is `1 << 22`, as
 //! in the published header (the project SPEC's "1 << 22" for `OP_CHILDREN`

@@ -1,4 +1,9 @@
-//! Status codes, from `zircon/errors.h`.
+//! Status codes, from `zircon/system/public/zircon/errors.h`
+//! (gnoliyil/fuchsia@26dba52e8f9364914b93c06d9cf5dc0116923759, generated from
+//! `zircon/vdso/errors.fidl`; vsrinivas/fuchsia's copy has the same values).
+//! Every `ZX_OK`/`ZX_ERR_*` of that header is here, in header order,
+//! including the vDSO-internal `ZX_ERR_INTERNAL_INTR_RETRY` (-6) and
+//! `ZX_ERR_INTERNAL_INTR_KILLED` (-502).
 //!
 //! [`Status`] is the typed form; [`Status::into_raw`] and
 //! `Status::try_from(i32)` convert to and from `zx_status_t`.
@@ -141,6 +146,9 @@ statuses! {
     ConnectionReset = ZX_ERR_CONNECTION_RESET = -75;
     /// Connection aborted.
     ConnectionAborted = ZX_ERR_CONNECTION_ABORTED = -76;
+    /// Internal: the task was killed during the operation (never seen
+    /// outside the vDSO).
+    InternalIntrKilled = ZX_ERR_INTERNAL_INTR_KILLED = -502;
 }
 
 impl Status {

@@ -1,5 +1,10 @@
 //! VM options: `ZX_VM_*` (VMAR map/allocate/protect), `ZX_VMO_*` creation
-//! options and `ZX_VMO_CHILD_*` flags, from `zircon/types.h`.
+//! options and `ZX_VMO_CHILD_*` flags.
+//!
+//! Values follow `zircon/system/public/zircon/types.h`
+//! (misttech/fuchsia@03230340a3a9a1cf6378f23c9a0eb9666cea1c53; the same
+//! values in gnoliyil/fuchsia and vsrinivas/fuchsia). The alignment field's
+//! decoding follows the kernel, see [`ZX_VM_ALIGN_MASK`].
 
 use bitflags::bitflags;
 
@@ -39,22 +44,74 @@ pub const ZX_VM_OFFSET_IS_UPPER_LIMIT: zx_vm_option_t = 1 << 13;
 pub const ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED: zx_vm_option_t = 1 << 14;
 /// `ZX_VM_FAULT_BEYOND_STREAM_SIZE`.
 pub const ZX_VM_FAULT_BEYOND_STREAM_SIZE: zx_vm_option_t = 1 << 15;
-/// `ZX_VM_ALIGN_BASE`: the alignment field is bits 24..=28, holding log2 of
-/// the alignment (10 = 1 KiB ... 32 = 4 GiB).
+/// `ZX_VM_ALIGN_BASE`: the alignment field starts at bit 24 and holds log2
+/// of the alignment in bytes (10 = 1 KiB ... 32 = 4 GiB; 0 = no request).
 pub const ZX_VM_ALIGN_BASE: u32 = 24;
 /// `ZX_VM_ALIGN_1KB`.
 pub const ZX_VM_ALIGN_1KB: zx_vm_option_t = 10 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_2KB`.
+pub const ZX_VM_ALIGN_2KB: zx_vm_option_t = 11 << ZX_VM_ALIGN_BASE;
 /// `ZX_VM_ALIGN_4KB`.
 pub const ZX_VM_ALIGN_4KB: zx_vm_option_t = 12 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_8KB`.
+pub const ZX_VM_ALIGN_8KB: zx_vm_option_t = 13 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_16KB`.
+pub const ZX_VM_ALIGN_16KB: zx_vm_option_t = 14 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_32KB`.
+pub const ZX_VM_ALIGN_32KB: zx_vm_option_t = 15 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_64KB`.
+pub const ZX_VM_ALIGN_64KB: zx_vm_option_t = 16 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_128KB`.
+pub const ZX_VM_ALIGN_128KB: zx_vm_option_t = 17 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_256KB`.
+pub const ZX_VM_ALIGN_256KB: zx_vm_option_t = 18 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_512KB`.
+pub const ZX_VM_ALIGN_512KB: zx_vm_option_t = 19 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_1MB`.
+pub const ZX_VM_ALIGN_1MB: zx_vm_option_t = 20 << ZX_VM_ALIGN_BASE;
 /// `ZX_VM_ALIGN_2MB`.
 pub const ZX_VM_ALIGN_2MB: zx_vm_option_t = 21 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_4MB`.
+pub const ZX_VM_ALIGN_4MB: zx_vm_option_t = 22 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_8MB`.
+pub const ZX_VM_ALIGN_8MB: zx_vm_option_t = 23 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_16MB`.
+pub const ZX_VM_ALIGN_16MB: zx_vm_option_t = 24 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_32MB`.
+pub const ZX_VM_ALIGN_32MB: zx_vm_option_t = 25 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_64MB`.
+pub const ZX_VM_ALIGN_64MB: zx_vm_option_t = 26 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_128MB`.
+pub const ZX_VM_ALIGN_128MB: zx_vm_option_t = 27 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_256MB`.
+pub const ZX_VM_ALIGN_256MB: zx_vm_option_t = 28 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_512MB`.
+pub const ZX_VM_ALIGN_512MB: zx_vm_option_t = 29 << ZX_VM_ALIGN_BASE;
 /// `ZX_VM_ALIGN_1GB`.
 pub const ZX_VM_ALIGN_1GB: zx_vm_option_t = 30 << ZX_VM_ALIGN_BASE;
+/// `ZX_VM_ALIGN_2GB`.
+pub const ZX_VM_ALIGN_2GB: zx_vm_option_t = 31 << ZX_VM_ALIGN_BASE;
 /// `ZX_VM_ALIGN_4GB`.
 pub const ZX_VM_ALIGN_4GB: zx_vm_option_t = 32 << ZX_VM_ALIGN_BASE;
-/// The mask of the alignment field (Zircon's `ZX_VM_ALIGN_MASK`, kernel-side:
-/// five bits at [`ZX_VM_ALIGN_BASE`]).
-pub const ZX_VM_ALIGN_MASK: zx_vm_option_t = 0x1f << ZX_VM_ALIGN_BASE;
+/// The alignment field: bits 24..=31. Not a header constant (the public
+/// header has no mask); it mirrors the kernel's decoding in
+/// `split_syscall_flags` (`zircon/kernel/object/vm_address_region_dispatcher.cc`,
+/// misttech/fuchsia@162d6af39d3e22850a2af4d112cfa847cd525145), which takes
+/// `(uint8_t)(flags >> ZX_VM_ALIGN_BASE)`: every bit from 24 up, including
+/// `1 << 31`, belongs to the field. (A five-bit mask would lose
+/// `ZX_VM_ALIGN_4GB`, whose value 32 sets bit 29.)
+pub const ZX_VM_ALIGN_MASK: zx_vm_option_t = 0xff << ZX_VM_ALIGN_BASE;
+/// The smallest valid alignment field value (log2 of 1 KiB), from the same
+/// kernel check.
+pub const ZX_VM_ALIGN_MIN_LOG2: u32 = 10;
+/// The largest valid alignment field value (log2 of 4 GiB), from the same
+/// kernel check.
+pub const ZX_VM_ALIGN_MAX_LOG2: u32 = 32;
+
+/// An alignment field that Zircon rejects with `ZX_ERR_INVALID_ARGS`: a
+/// value in `1..=9` or above 32. Holds the raw field value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidAlignment(pub u32);
 
 bitflags! {
     /// `zx_vm_option_t` as flags. The alignment field is kept as the raw
@@ -108,11 +165,20 @@ impl VmOptions {
         .union(VmOptions::CAN_MAP_WRITE)
         .union(VmOptions::CAN_MAP_EXECUTE);
 
-    /// The requested alignment as log2 of bytes, `None` when the field is 0.
-    pub const fn align_log2(self) -> Option<u32> {
-        match (self.bits() & ZX_VM_ALIGN_MASK) >> ZX_VM_ALIGN_BASE {
-            0 => None,
-            n => Some(n),
+    /// The raw alignment field (bits 24..=31), 0 when no alignment is asked.
+    pub const fn align_field(self) -> u32 {
+        (self.bits() & ZX_VM_ALIGN_MASK) >> ZX_VM_ALIGN_BASE
+    }
+
+    /// The requested alignment as log2 of bytes: `Ok(None)` when the field
+    /// is 0, `Ok(Some(n))` for `n` in `10..=32`, and `Err` for any other
+    /// value, which Zircon's `split_syscall_flags` rejects with
+    /// `ZX_ERR_INVALID_ARGS`.
+    pub const fn align_log2(self) -> Result<Option<u32>, InvalidAlignment> {
+        match self.align_field() {
+            0 => Ok(None),
+            n if n >= ZX_VM_ALIGN_MIN_LOG2 && n <= ZX_VM_ALIGN_MAX_LOG2 => Ok(Some(n)),
+            n => Err(InvalidAlignment(n)),
         }
     }
 }

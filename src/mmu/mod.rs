@@ -1,9 +1,26 @@
-//! Memory-management-unit plumbing shared by both architectures: frame
-//! access and TLB batches. (The generic page-table walker lands here with
-//! the page-table work.)
+//! Memory-management-unit plumbing shared by both architectures.
+//!
+//! - [`flags`]: [`MmuFlags`], [`PageSize`], [`Translation`].
+//! - [`format`]: the [`PageTableFormat`] trait each arch implements, and the
+//!   4-level geometry both share.
+//! - [`PageTable`] (`page_table`, `walk`): the generic page-table walker:
+//!   map, protect, unmap, query, with [`FrameReserve`] (`reserve`) holding
+//!   the frames huge-page splits take.
+//! - [`frame`]: [`FrameMem`], the one place a physical address becomes
+//!   memory.
+//! - [`tlb`]: [`TlbBatch`], the invalidations an operation owes.
 
+pub mod flags;
+pub mod format;
 pub mod frame;
+mod page_table;
+mod reserve;
 pub mod tlb;
+mod walk;
 
+pub use flags::{MmuFlags, PageSize, Translation};
+pub use format::{EntryKind, LeafUpdate, PageTableFormat, SplitStyle};
 pub use frame::FrameMem;
+pub use page_table::PageTable;
+pub use reserve::FrameReserve;
 pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope};

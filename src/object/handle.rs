@@ -1,11 +1,13 @@
 //! The per-process handle table.
 //!
 //! Handle values are not indexes: each value packs a slot index and the
-//! slot's generation, shifted left by two with the low two bits set (Zircon's
-//! `ZX_HANDLE_FIXED_BITS_MASK`), then XORed with a per-process secret drawn
-//! from [`Platform::random_u64`](crate::Platform::random_u64). So values are
-//! never 0, never sequential, and a closed handle's value does not name the
-//! next handle put in the same slot (the generation changed).
+//! slot's generation into 30 bits, scrambles them with a per-process secret
+//! drawn from [`Platform::random_u64`](crate::Platform::random_u64)
+//! (multiplication by an odd constant modulo 2^30, then XOR, both
+//! bijective), shifts left by two and sets the low two bits (Zircon's
+//! `ZX_HANDLE_FIXED_BITS_MASK`). So values are never 0, consecutive handles
+//! get unrelated values, and a closed handle's value does not name the next
+//! handle put in the same slot (the generation changed).
 //!
 //! Lookups check, in Zircon's order: the value names a live handle
 //! (`BAD_HANDLE`), the object has the wanted type (`WRONG_TYPE`), the handle
@@ -29,6 +31,8 @@ pub const MAX_HANDLES: usize = 1 << INDEX_BITS;
 const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
 /// Generations wrap within the remaining 12 bits.
 const GENERATION_MASK: u32 = (1 << (30 - INDEX_BITS)) - 1;
+/// The 30 bits of a value between the fixed bits and the top.
+const PAYLOAD_MASK: u32 = (1 << 30) - 1;
 
 /// A handle: an object reference plus the rights this handle grants.
 pub struct Handle<P: Platform> {
@@ -54,7 +58,10 @@ struct Slot<P: Platform> {
 
 /// A process's handles.
 pub struct HandleTable<P: Platform> {
-    secret: u32,
+    /// Odd multiplier (mod 2^30) and its inverse.
+    mul: u32,
+    mul_inv: u32,
+    xor: u32,
     slots: Vec<Slot<P>>,
     free: Vec<u32>,
     live: usize,
@@ -62,9 +69,18 @@ pub struct HandleTable<P: Platform> {
 
 impl<P: Platform> HandleTable<P> {
     /// An empty table whose values are scrambled with `secret`.
-    pub fn new(secret: u32) -> Self {
+    pub fn new(secret: u64) -> Self {
+        let mul = ((secret as u32) | 1) & PAYLOAD_MASK;
+        // Newton's iteration: each step doubles the correct low bits of the
+        // inverse of an odd number (3 bits to start, 48 after four steps).
+        let mut inv = mul;
+        for _ in 0..4 {
+            inv = inv.wrapping_mul(2u32.wrapping_sub(mul.wrapping_mul(inv)));
+        }
         HandleTable {
-            secret: secret & !ZX_HANDLE_FIXED_BITS_MASK,
+            mul,
+            mul_inv: inv & PAYLOAD_MASK,
+            xor: ((secret >> 32) as u32) & PAYLOAD_MASK,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -83,15 +99,15 @@ impl<P: Platform> HandleTable<P> {
 
     fn encode(&self, index: u32, generation: u32) -> zx_handle_t {
         let packed = (generation << INDEX_BITS) | index;
-        ((packed << 2) | ZX_HANDLE_FIXED_BITS_MASK) ^ self.secret
+        let scrambled = (packed.wrapping_mul(self.mul) & PAYLOAD_MASK) ^ self.xor;
+        (scrambled << 2) | ZX_HANDLE_FIXED_BITS_MASK
     }
 
     fn decode(&self, value: zx_handle_t) -> Option<(usize, u32)> {
-        let raw = value ^ self.secret;
-        if raw & ZX_HANDLE_FIXED_BITS_MASK != ZX_HANDLE_FIXED_BITS_MASK {
+        if value & ZX_HANDLE_FIXED_BITS_MASK != ZX_HANDLE_FIXED_BITS_MASK {
             return None;
         }
-        let packed = raw >> 2;
+        let packed = (((value >> 2) ^ self.xor).wrapping_mul(self.mul_inv)) & PAYLOAD_MASK;
         Some(((packed & INDEX_MASK) as usize, packed >> INDEX_BITS))
     }
 
@@ -228,4 +244,30 @@ pub fn reduced_rights(held: Rights, requested: u32) -> Result<Rights> {
         return Err(Error::InvalidArgs("requested rights exceed the handle's"));
     }
     Ok(requested_rights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::X86_64;
+    use crate::sim::Sim;
+
+    #[test]
+    fn encoding_round_trips_for_any_secret() {
+        for secret in [
+            0u64,
+            1,
+            0x9e37_79b9_7f4a_7c15,
+            u64::MAX,
+            0x1234_5678_9abc_def0,
+        ] {
+            let t = HandleTable::<Sim<X86_64>>::new(secret);
+            for (index, generation) in [(0, 0), (1, 0), (INDEX_MASK, GENERATION_MASK), (77, 3)] {
+                let v = t.encode(index, generation);
+                assert_ne!(v, 0);
+                assert_eq!(v & 3, 3);
+                assert_eq!(t.decode(v), Some((index as usize, generation)));
+            }
+        }
+    }
 }

@@ -35,6 +35,7 @@ pub use thread::Thread;
 
 use crate::abi::{ObjectType, ZX_KOID_FIRST};
 use crate::platform::Platform;
+use crate::vm::{Vmar, Vmo};
 
 static NEXT_KOID: AtomicU64 = AtomicU64::new(ZX_KOID_FIRST);
 
@@ -56,6 +57,10 @@ pub enum KernelObject<P: Platform> {
     Process(Arc<Process<P>>),
     /// A thread.
     Thread(Arc<Thread<P>>),
+    /// A virtual memory object.
+    Vmo(Arc<Vmo<P>>),
+    /// A virtual memory address region.
+    Vmar(Arc<Vmar<P>>),
 }
 
 impl<P: Platform> Clone for KernelObject<P> {
@@ -64,6 +69,8 @@ impl<P: Platform> Clone for KernelObject<P> {
             KernelObject::Job(o) => KernelObject::Job(o.clone()),
             KernelObject::Process(o) => KernelObject::Process(o.clone()),
             KernelObject::Thread(o) => KernelObject::Thread(o.clone()),
+            KernelObject::Vmo(o) => KernelObject::Vmo(o.clone()),
+            KernelObject::Vmar(o) => KernelObject::Vmar(o.clone()),
         }
     }
 }
@@ -75,6 +82,8 @@ impl<P: Platform> KernelObject<P> {
             KernelObject::Job(_) => ObjectType::Job,
             KernelObject::Process(_) => ObjectType::Process,
             KernelObject::Thread(_) => ObjectType::Thread,
+            KernelObject::Vmo(_) => ObjectType::Vmo,
+            KernelObject::Vmar(_) => ObjectType::Vmar,
         }
     }
 
@@ -84,16 +93,19 @@ impl<P: Platform> KernelObject<P> {
             KernelObject::Job(o) => o.koid(),
             KernelObject::Process(o) => o.koid(),
             KernelObject::Thread(o) => o.koid(),
+            KernelObject::Vmo(o) => o.koid(),
+            KernelObject::Vmar(o) => o.koid(),
         }
     }
 
     /// The koid `ZX_INFO_HANDLE_BASIC` reports as related: a thread's
-    /// process, a process's job, a job's parent.
+    /// process, a process's job, a job's parent; 0 for VMOs and VMARs.
     pub fn related_koid(&self) -> u64 {
         match self {
             KernelObject::Job(o) => o.parent_koid(),
             KernelObject::Process(o) => o.job().koid(),
             KernelObject::Thread(o) => o.process().koid(),
+            KernelObject::Vmo(_) | KernelObject::Vmar(_) => 0,
         }
     }
 }
@@ -128,3 +140,5 @@ macro_rules! object_kind {
 object_kind!(Job, Job);
 object_kind!(Process<P>, Process);
 object_kind!(Thread<P>, Thread);
+object_kind!(Vmo<P>, Vmo);
+object_kind!(Vmar<P>, Vmar);

@@ -1,4 +1,5 @@
-//! Processes: a handle table, a job policy fixed at creation, and threads.
+//! Processes: a handle table, a job policy fixed at creation, an address
+//! space with its root VMAR, and threads.
 //!
 //! Locks: `Process::handles` (first in the crate's lock order),
 //! `Process::threads` (leaf).
@@ -9,8 +10,9 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use crate::abi::{Rights, zx_handle_t};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::platform::Platform;
+use crate::vm::{AddressSpace, AsidPool, Vmar};
 
 use super::{Handle, HandleTable, Job, JobPolicy, KernelObject, ObjectKind, Thread, next_koid};
 
@@ -21,6 +23,8 @@ pub struct Process<P: Platform> {
     policy: JobPolicy,
     handles: Mutex<HandleTable<P>>,
     threads: Mutex<Vec<Weak<Thread<P>>>>,
+    aspace: Arc<AddressSpace<P>>,
+    root_vmar: Arc<Vmar<P>>,
 }
 
 impl<P: Platform> Process<P> {
@@ -30,13 +34,26 @@ impl<P: Platform> Process<P> {
     /// # Errors
     ///
     /// `NO_MEMORY` if the job's process list cannot grow.
-    pub(crate) fn new(job: &Arc<Job>, handle_secret: u32) -> Result<Arc<Process<P>>> {
+    pub(crate) fn new(
+        platform: &P,
+        asids: &Arc<AsidPool>,
+        job: &Arc<Job>,
+        handle_secret: u64,
+    ) -> Result<Arc<Process<P>>> {
+        let aspace = AddressSpace::new(platform, asids)?;
+        let root = aspace
+            .root_region()
+            .ok_or(Error::BadState("new address space has no root"))?;
+        let root_koid = aspace.region_koid(root)?;
+        let root_vmar = Arc::new(Vmar::new(aspace.clone(), root, root_koid));
         let process = Arc::new(Process {
             koid: next_koid(),
             job: job.clone(),
             policy: job.policy(),
             handles: Mutex::new(HandleTable::new(handle_secret)),
             threads: Mutex::new(Vec::new()),
+            aspace,
+            root_vmar,
         });
         job.attach_process(&process)?;
         Ok(process)
@@ -55,6 +72,18 @@ impl<P: Platform> Process<P> {
     /// The basic policy the process runs under (its job's, at creation).
     pub fn policy(&self) -> &JobPolicy {
         &self.policy
+    }
+
+    /// The process's address space.
+    pub fn aspace(&self) -> &Arc<AddressSpace<P>> {
+        &self.aspace
+    }
+
+    /// The root VMAR. Give user space a handle to it with
+    /// [`add_handle`](Process::add_handle) and rights
+    /// `Rights::DEFAULT_VMAR | READ | WRITE | EXECUTE`, as Zircon does.
+    pub fn root_vmar(&self) -> &Arc<Vmar<P>> {
+        &self.root_vmar
     }
 
     /// Creates a thread. `cookie` is the host's own name for it, handed back

@@ -9,7 +9,10 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use spin::Mutex;
+
 use crate::platform::{Platform, ThreadToken};
+use crate::restricted::Slot;
 
 use super::{Process, next_koid};
 
@@ -19,6 +22,12 @@ pub struct Thread<P: Platform> {
     cookie: u64,
     process: Arc<Process<P>>,
     dead: AtomicBool,
+    /// Bound state and, while in restricted mode, where to return.
+    pub(crate) restricted: Mutex<Slot<P>>,
+    /// Set while the thread's context is the restricted one.
+    pub(crate) in_restricted: AtomicBool,
+    /// A latched `zx_restricted_kick`.
+    pub(crate) kick: AtomicBool,
 }
 
 impl<P: Platform> Thread<P> {
@@ -28,6 +37,9 @@ impl<P: Platform> Thread<P> {
             cookie,
             process,
             dead: AtomicBool::new(false),
+            restricted: Mutex::new(Slot::default()),
+            in_restricted: AtomicBool::new(false),
+            kick: AtomicBool::new(false),
         }
     }
 
@@ -60,8 +72,12 @@ impl<P: Platform> Thread<P> {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// Marks the thread dead. Called by the host when the thread exits.
+    /// Marks the thread dead and releases its restricted state. Called by
+    /// the host when the thread exits.
     pub fn exit(&self) {
         self.dead.store(true, Ordering::Release);
+        let slot = core::mem::take(&mut *self.restricted.lock());
+        drop(slot);
+        self.in_restricted.store(false, Ordering::SeqCst);
     }
 }

@@ -7,8 +7,23 @@
 //! allocation fail on purpose. Calls the crate makes to the platform (TLB
 //! flushes, thread interrupts) are recorded for tests to inspect.
 //!
+//! The software MMU (`mmu`) translates through the real page-table bits of
+//! the sim's architecture and keeps a TLB model that only
+//! [`Platform::flush_tlb`] invalidates, so a missing flush fails a test
+//! ([`Sim::translate`], [`Sim::user_read`], [`Sim::user_write`]).
+//!
+//! Scripted user code runs on [`cpu::Cpu`], which fetches through the soft
+//! MMU, executes per-address instructions and returns the same
+//! [`Trap`](crate::trap::Trap)s as the real `run_user`.
+//!
 //! The sim is public so that a kernel using this crate can test its own
 //! integration on the host the same way.
+
+pub mod cpu;
+mod hw;
+mod mmu;
+
+pub use mmu::{Fault, FaultKind};
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::collections::HashSet;
@@ -38,6 +53,10 @@ struct Inner {
     flushes: AtomicUsize,
     /// Threads the crate asked to interrupt, in order.
     interrupts: Mutex<Vec<ThreadToken>>,
+    /// Koids of threads with an interrupt not yet taken by [`cpu::Cpu`].
+    pending: Mutex<HashSet<u64>>,
+    /// The software MMU's TLB.
+    tlb: Mutex<mmu::TlbModel>,
 }
 
 /// The simulated platform for architecture `A`.
@@ -81,6 +100,8 @@ impl<A: Arch> Sim<A> {
                 limit: AtomicUsize::new(usize::MAX),
                 flushes: AtomicUsize::new(0),
                 interrupts: Mutex::new(Vec::new()),
+                pending: Mutex::new(HashSet::new()),
+                tlb: Mutex::new(mmu::TlbModel::default()),
             }),
             _arch: PhantomData,
         }
@@ -112,6 +133,12 @@ impl<A: Arch> Sim<A> {
     /// Number of TLB flushes the crate requested.
     pub fn tlb_flushes(&self) -> usize {
         self.inner.flushes.load(Ordering::SeqCst)
+    }
+
+    /// Consumes a pending interrupt for the thread with `koid`, as its CPU
+    /// taking the IPI.
+    pub fn take_interrupt(&self, koid: u64) -> bool {
+        self.inner.pending.lock().expect("sim lock").remove(&koid)
     }
 
     /// Threads the crate asked the host to interrupt, oldest first.
@@ -161,11 +188,16 @@ impl<A: Arch> Platform for Sim<A> {
     }
 
     fn flush_tlb(&self, batch: &TlbBatch) {
-        let _ = batch;
+        self.inner.tlb.lock().expect("sim lock").invalidate(batch);
         self.inner.flushes.fetch_add(1, Ordering::SeqCst);
     }
 
     fn interrupt_thread(&self, thread: ThreadToken) {
         self.inner.interrupts.lock().expect("sim lock").push(thread);
+        self.inner
+            .pending
+            .lock()
+            .expect("sim lock")
+            .insert(thread.koid);
     }
 }

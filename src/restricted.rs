@@ -1,0 +1,332 @@
+//! Restricted mode (Zircon's 2024–2025 "v2" interface).
+//!
+//! A thread binds a *state VMO* (`zx_restricted_bind_state`), writes the
+//! restricted registers at its offset 0, and calls `zx_restricted_enter`
+//! with a vector and a context word. Enter validates a copy of the state and
+//! replaces the thread's user registers with it. The thread then runs
+//! restricted code until a syscall instruction, an exception the kernel
+//! cannot resolve, or a kick; each of those saves the registers back into
+//! the VMO (plus an exception report after an exception) and resumes normal
+//! mode at the vector with every register zero except the context and the
+//! reason, and the normal-mode TLS restored. Exits happen in the same
+//! thread, through [`Kernel::syscall`], [`Kernel::page_fault`] and
+//! [`Kernel::exception`].
+//!
+//! Kicks are latched: `zx_restricted_kick` sets the thread's flag and, if
+//! the thread is in restricted mode, asks the host to interrupt its CPU; the
+//! thread leaves with `KICK` at its next kernel boundary, or at its next
+//! enter if it was in normal mode. The flag and the in-restricted-mode flag
+//! are both sequentially consistent and are written before the other is read
+//! on each side, so a kick is never lost between the two.
+//!
+//! FP/vector registers are not switched.
+//!
+//! Lock: `Thread::restricted` (leaf).
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use crate::abi::{
+    Pod, Rights, ZX_POL_NEW_VMO, ZX_RESTRICTED_REASON_EXCEPTION, ZX_RESTRICTED_REASON_KICK,
+    ZX_RESTRICTED_REASON_SYSCALL, zx_exception_report_t, zx_handle_t,
+};
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::kernel::Kernel;
+use crate::mmu::FrameMem;
+use crate::object::{KernelObject, Thread};
+use crate::platform::{PhysAddr, Platform};
+use crate::syscall::user::UserOut;
+use crate::trap::{PageFault, Trap};
+use crate::vm::Vmo;
+
+/// A thread's bound state VMO and its pinned page.
+pub(crate) struct Binding<P: Platform> {
+    vmo: Arc<Vmo<P>>,
+    frame: PhysAddr,
+}
+
+impl<P: Platform> Clone for Binding<P> {
+    fn clone(&self) -> Self {
+        Binding {
+            vmo: self.vmo.clone(),
+            frame: self.frame,
+        }
+    }
+}
+
+impl<P: Platform> Binding<P> {
+    fn mem(&self) -> FrameMem<'_> {
+        // SAFETY: `frame` is page 0 of a pinned VMO, committed at creation
+        // and never decommitted; `self.vmo` keeps the VMO (so the frame)
+        // alive for the borrow (1). The crate touches it only through
+        // FrameMem (2).
+        unsafe { FrameMem::new(self.vmo.platform(), self.frame) }
+    }
+
+    fn read_state(&self) -> <P::Arch as Arch>::RestrictedState {
+        let mut state = <P::Arch as Arch>::RestrictedState::default();
+        self.mem().read(0, state.as_bytes_mut());
+        state
+    }
+}
+
+/// Where a thread in restricted mode returns to.
+pub(crate) struct Active<P: Platform> {
+    binding: Binding<P>,
+    vector: u64,
+    context: u64,
+    tls: <P::Arch as Arch>::NormalTls,
+}
+
+/// A thread's restricted-mode slot.
+pub(crate) struct Slot<P: Platform> {
+    pub(crate) bound: Option<Binding<P>>,
+    pub(crate) active: Option<Active<P>>,
+}
+
+impl<P: Platform> Default for Slot<P> {
+    fn default() -> Self {
+        Slot {
+            bound: None,
+            active: None,
+        }
+    }
+}
+
+/// What the host does after the crate handled a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Resolution {
+    /// The context is ready: return to user mode with it.
+    Resume,
+    /// A normal-mode fault or exception the crate cannot resolve: the host
+    /// decides (Zircon would raise an exception; a simple host kills the
+    /// thread).
+    Unhandled,
+}
+
+/// `zx_restricted_bind_state(options, out_vmo)`.
+pub(crate) fn bind_state<P: Platform>(
+    kernel: &Kernel<P>,
+    thread: &Arc<Thread<P>>,
+    options: u32,
+    out: u64,
+) -> Result<()> {
+    if options != 0 {
+        return Err(Error::InvalidArgs("bind_state options must be 0"));
+    }
+    let process = thread.process();
+    process.policy().enforce(ZX_POL_NEW_VMO)?;
+    let (vmo, frame) = Vmo::create_pinned_page(kernel.platform())?;
+    let value: zx_handle_t =
+        process.add_handle(KernelObject::Vmo(vmo.clone()), Rights::DEFAULT_VMO)?;
+    let old = thread
+        .restricted
+        .lock()
+        .bound
+        .replace(Binding { vmo, frame });
+    drop(old);
+    // The VMO stays bound even if the handle cannot be delivered.
+    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process.aspace(), &value) {
+        let _ = process.with_handles(|t| t.remove(value));
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `zx_restricted_unbind_state(options)`.
+pub(crate) fn unbind_state<P: Platform>(thread: &Thread<P>, options: u32) -> Result<()> {
+    if options != 0 {
+        return Err(Error::InvalidArgs("unbind_state options must be 0"));
+    }
+    let old = thread.restricted.lock().bound.take();
+    drop(old);
+    Ok(())
+}
+
+/// `zx_restricted_enter(options, vector_table_ptr, context)`: on success
+/// `ctx` holds the restricted registers (or, for a pending kick, the
+/// normal-mode entry at the vector) and `Ok(true)` says so.
+pub(crate) fn enter<P: Platform>(
+    thread: &Thread<P>,
+    options: u32,
+    vector: u64,
+    context: u64,
+    ctx: Option<&mut <P::Arch as Arch>::UserContext>,
+) -> Result<()> {
+    if options != 0 {
+        return Err(Error::InvalidArgs("enter options must be 0"));
+    }
+    if !P::Arch::is_user_address(vector) {
+        return Err(Error::InvalidArgs("vector is not a user address"));
+    }
+    let mut slot = thread.restricted.lock();
+    let binding = slot
+        .bound
+        .clone()
+        .ok_or(Error::BadState("no restricted state bound"))?;
+    // One copy out of the VMO; only the copy is validated and used.
+    let state = binding.read_state();
+    P::Arch::validate_restricted(&state).map_err(Error::BadState)?;
+    let ctx = ctx.ok_or(Error::NotSupported(
+        "restricted enter needs the caller's registers",
+    ))?;
+
+    thread.in_restricted.store(true, Ordering::SeqCst);
+    if thread.kick.swap(false, Ordering::SeqCst) {
+        thread.in_restricted.store(false, Ordering::SeqCst);
+        let tls = P::Arch::normal_tls(ctx);
+        P::Arch::enter_normal(ctx, tls, vector, context, ZX_RESTRICTED_REASON_KICK);
+        return Ok(());
+    }
+    let tls = P::Arch::load_restricted(ctx, &state);
+    slot.active = Some(Active {
+        binding,
+        vector,
+        context,
+        tls,
+    });
+    Ok(())
+}
+
+/// `zx_restricted_kick(thread, options)`.
+pub(crate) fn kick<P: Platform>(caller: &Thread<P>, handle: u32, options: u32) -> Result<()> {
+    if options != 0 {
+        return Err(Error::InvalidArgs("kick options must be 0"));
+    }
+    let (target, _) = caller
+        .process()
+        .get_object::<Thread<P>>(handle, Rights::MANAGE_THREAD)?;
+    if target.is_dead() {
+        return Err(Error::BadState("thread is dead"));
+    }
+    target.kick.store(true, Ordering::SeqCst);
+    if target.in_restricted.load(Ordering::SeqCst) {
+        target
+            .process()
+            .aspace()
+            .platform()
+            .interrupt_thread(target.token());
+    }
+    Ok(())
+}
+
+/// Leaves restricted mode: saves the registers (and `report`) to the state
+/// VMO and rewrites `ctx` to enter normal mode at the vector.
+fn exit<P: Platform>(
+    thread: &Thread<P>,
+    ctx: &mut <P::Arch as Arch>::UserContext,
+    reason: u64,
+    report: Option<zx_exception_report_t>,
+) {
+    let Some(active) = thread.restricted.lock().active.take() else {
+        return;
+    };
+    thread.in_restricted.store(false, Ordering::SeqCst);
+    let state = P::Arch::save_restricted(ctx, reason == ZX_RESTRICTED_REASON_SYSCALL);
+    let mem = active.binding.mem();
+    mem.write(0, state.as_bytes());
+    if let Some(report) = report {
+        mem.write(core::mem::size_of_val(&state), report.as_bytes());
+    }
+    P::Arch::enter_normal(ctx, active.tls, active.vector, active.context, reason);
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Whether `thread` is running restricted code (its context is the
+    /// restricted one).
+    pub fn in_restricted_mode(&self, thread: &Thread<P>) -> bool {
+        thread.in_restricted.load(Ordering::SeqCst)
+    }
+
+    /// If `thread` is in restricted mode, a syscall instruction leaves it
+    /// with reason `SYSCALL` (no Zircon syscall is dispatched). Returns
+    /// whether it did.
+    pub(crate) fn restricted_syscall_exit(
+        &self,
+        thread: &Thread<P>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+    ) -> bool {
+        if !thread.in_restricted.load(Ordering::SeqCst) {
+            return false;
+        }
+        exit(thread, ctx, ZX_RESTRICTED_REASON_SYSCALL, None);
+        true
+    }
+
+    /// Handles a user page fault: resolves it (demand paging, copy on
+    /// write) and resumes, else leaves restricted mode with `EXCEPTION`, else
+    /// reports it unhandled.
+    pub fn page_fault(
+        &self,
+        thread: &Arc<Thread<P>>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+        fault: PageFault<P::Arch>,
+    ) -> Resolution {
+        match thread
+            .process()
+            .aspace()
+            .page_fault(fault.addr, fault.access)
+        {
+            Ok(()) => self.boundary(thread, ctx),
+            // As Zircon, the report's synth_code carries why the fault could
+            // not be resolved (ACCESS_DENIED, NOT_FOUND, OUT_OF_RANGE, ...).
+            Err(e) => self.exception_exit(thread, ctx, &fault.info, e.status().into_raw() as u32),
+        }
+    }
+
+    /// Handles any other trap: an interrupt is a kernel boundary where a
+    /// pending kick takes a restricted thread out; an exception leaves
+    /// restricted mode with `EXCEPTION`, or is unhandled in normal mode. A
+    /// [`Trap::Syscall`] or [`Trap::PageFault`] passed here is forwarded to
+    /// [`Kernel::syscall`] / [`Kernel::page_fault`].
+    pub fn exception(
+        &self,
+        thread: &Arc<Thread<P>>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+        trap: Trap<P::Arch>,
+    ) -> Resolution {
+        match trap {
+            Trap::Syscall => {
+                self.syscall(thread, ctx);
+                Resolution::Resume
+            }
+            Trap::PageFault(f) => self.page_fault(thread, ctx, f),
+            Trap::Interrupt(_) => self.boundary(thread, ctx),
+            Trap::Exception(info) => self.exception_exit(thread, ctx, &info, 0),
+        }
+    }
+
+    /// A kernel boundary on the way back to user mode: a restricted thread
+    /// with a pending kick leaves with `KICK`. Hosts call this (or
+    /// [`Kernel::exception`] with [`Trap::Interrupt`]) after handling an
+    /// interrupt that arrived in user mode.
+    pub fn boundary(
+        &self,
+        thread: &Thread<P>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+    ) -> Resolution {
+        if thread.in_restricted.load(Ordering::SeqCst) && thread.kick.swap(false, Ordering::SeqCst)
+        {
+            exit(thread, ctx, ZX_RESTRICTED_REASON_KICK, None);
+        }
+        Resolution::Resume
+    }
+
+    fn exception_exit(
+        &self,
+        thread: &Thread<P>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+        info: &<P::Arch as Arch>::ExceptionInfo,
+        synth_code: u32,
+    ) -> Resolution {
+        if !thread.in_restricted.load(Ordering::SeqCst) {
+            return Resolution::Unhandled;
+        }
+        let mut report = P::Arch::exception_report(info);
+        report.synth_code = synth_code;
+        exit(thread, ctx, ZX_RESTRICTED_REASON_EXCEPTION, Some(report));
+        Resolution::Resume
+    }
+}

@@ -1,0 +1,297 @@
+//! The simulated MMU: address translation through the real page-table
+//! bits of the sim's architecture, with a TLB that remembers translations
+//! until the crate invalidates them.
+//!
+//! [`Sim::translate`] first looks in the TLB model: a hit decides with the
+//! cached permissions, even if the tables have changed since, exactly like
+//! a CPU whose TLB was not flushed. So a test that forgets to hand a batch
+//! to [`Platform::flush_tlb`](crate::Platform::flush_tlb) sees the old
+//! access still allowed: the missing flush fails the test instead of
+//! passing silently. A miss walks the tables (module `hw`: independent
+//! models of the x86_64 and aarch64 walkers), sets accessed/dirty state
+//! like the hardware, and caches the result at the leaf's size.
+//!
+//! The TLB is invalidated only by `Sim::flush_tlb`: a page batch drops the
+//! entries (of any size) that translate those pages in the batch's ASID; an
+//! address-space batch drops every entry of the ASID. A faulting access
+//! drops the entry it hit, as x86 does on a page fault.
+//!
+//! x86_64 tracks dirty state: a write through an entry cached by a read
+//! walks again (setting D, or faulting if the tables no longer allow the
+//! write), as real CPUs do. aarch64 here has no hardware dirty state.
+//!
+//! [`Sim::user_read`] and [`Sim::user_write`] copy bytes through user
+//! translations, for scripted "user code".
+//!
+//! Locks: the TLB model's mutex, then the frame set's (which keeps every
+//! frame the walk reads alive).
+
+use std::collections::HashMap;
+
+use crate::arch::{Arch, X86_64};
+use crate::mmu::format::{level_shift, level_size};
+use crate::mmu::{Asid, FrameMem, TlbBatch, TlbScope};
+use crate::platform::{PAGE_SIZE, PhysAddr};
+use crate::sim::Sim;
+use crate::sim::hw::{Model, Perms, Walked};
+use crate::trap::Access;
+
+/// Why a simulated access faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// No valid entry at `level` (crate numbering, 0 = 4 KiB table): x86
+    /// P = 0, aarch64 translation fault.
+    NotPresent {
+        /// The table level whose entry was invalid.
+        level: usize,
+    },
+    /// The translation exists but does not allow the access (also when a
+    /// stale TLB entry denies it).
+    Permission,
+    /// x86_64: reserved bits set in an entry at `level`.
+    Reserved {
+        /// The table level of the bad entry.
+        level: usize,
+    },
+    /// A table entry at `level` points to memory that is not a frame of
+    /// this machine.
+    BadTable {
+        /// The table level of the bad entry.
+        level: usize,
+    },
+    /// The address is outside what a user page table translates.
+    AddressRange,
+    /// The translation points to memory that is not a frame of this
+    /// machine ([`Sim::user_read`] and [`Sim::user_write`] only).
+    BadPhysical,
+}
+
+/// A simulated access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fault {
+    /// The faulting virtual address.
+    pub va: u64,
+    /// The access attempted.
+    pub access: Access,
+    /// Whether the access was made from user mode.
+    pub user: bool,
+    /// Why it faulted.
+    pub kind: FaultKind,
+}
+
+/// A cached translation.
+#[derive(Clone, Copy, Debug)]
+struct TlbEntry {
+    base: u64,
+    perms: Perms,
+    /// Set when the hardware does not track dirty state, or the entry was
+    /// filled or upgraded by a write.
+    dirty: bool,
+}
+
+/// The TLB model: `(asid, leaf level, va >> leaf shift)` → translation.
+#[derive(Debug, Default)]
+pub(crate) struct TlbModel {
+    entries: HashMap<(Asid, usize, u64), TlbEntry>,
+}
+
+impl TlbModel {
+    /// Drops what `batch` names.
+    pub(crate) fn invalidate(&mut self, batch: &TlbBatch) {
+        let asid = batch.asid();
+        match batch.scope() {
+            TlbScope::Nothing => {}
+            TlbScope::Pages(pages) => {
+                for &va in pages {
+                    self.drop_va(asid, va);
+                }
+            }
+            TlbScope::AddressSpace => self.entries.retain(|k, _| k.0 != asid),
+        }
+    }
+
+    /// Drops every entry (of any size) translating `va` in `asid`.
+    fn drop_va(&mut self, asid: Asid, va: u64) {
+        for level in 0..3 {
+            self.entries
+                .remove(&(asid, level, va >> level_shift(level)));
+        }
+    }
+
+    fn lookup(&self, asid: Asid, va: u64) -> Option<(usize, TlbEntry)> {
+        (0..3).find_map(|level| {
+            self.entries
+                .get(&(asid, level, va >> level_shift(level)))
+                .map(|e| (level, *e))
+        })
+    }
+}
+
+impl<A: Arch> Sim<A> {
+    fn model() -> Model {
+        if core::any::TypeId::of::<A>() == core::any::TypeId::of::<X86_64>() {
+            Model::X86_64
+        } else {
+            Model::Aarch64
+        }
+    }
+
+    /// Walks the tables (no TLB), holding the frame set's lock.
+    fn walk(
+        &self,
+        root: PhysAddr,
+        va: u64,
+        access: Access,
+        user: bool,
+    ) -> Result<Walked, FaultKind> {
+        let frames = self.inner.frames.lock().expect("sim lock");
+        let tables = |pa: u64| {
+            // SAFETY: `pa` is a live frame of this sim (checked against the
+            // set), and the set's lock, held for the whole walk, keeps it
+            // from being freed; all accesses are atomic.
+            frames
+                .contains(&pa)
+                .then(|| unsafe { FrameMem::new(self, PhysAddr::new(pa)) })
+        };
+        Self::model().walk(&tables, root.as_u64(), va, access, user)
+    }
+
+    /// Translates `va` in the address space with root table `root` and
+    /// ASID `asid` for `access` from user (`user`) or kernel mode, the way
+    /// the CPU would: TLB first, then a table walk.
+    ///
+    /// # Errors
+    ///
+    /// The [`Fault`] the access takes.
+    pub fn translate(
+        &self,
+        root: PhysAddr,
+        asid: Asid,
+        va: u64,
+        access: Access,
+        user: bool,
+    ) -> Result<PhysAddr, Fault> {
+        let fault = |kind| Fault {
+            va,
+            access,
+            user,
+            kind,
+        };
+        let mut tlb = self.inner.tlb.lock().expect("sim lock");
+        if let Some((level, hit)) = tlb.lookup(asid, va) {
+            if !hit.perms.allows(access, user) {
+                tlb.drop_va(asid, va);
+                return Err(fault(FaultKind::Permission));
+            }
+            if access != Access::Write || hit.dirty {
+                return Ok(PhysAddr::new(hit.base + (va & (level_size(level) - 1))));
+            }
+            // A write through a clean entry: the CPU walks again to set D.
+            tlb.drop_va(asid, va);
+        }
+        let walked = self.walk(root, va, access, user).map_err(fault)?;
+        let entry = TlbEntry {
+            base: walked.base,
+            perms: walked.perms,
+            dirty: !walked.tracks_dirty || access == Access::Write,
+        };
+        let key = (asid, walked.level, va >> level_shift(walked.level));
+        tlb.entries.insert(key, entry);
+        Ok(PhysAddr::new(
+            walked.base + (va & (level_size(walked.level) - 1)),
+        ))
+    }
+
+    /// Whether the TLB model holds a translation of `va` for `asid`.
+    pub fn tlb_holds(&self, asid: Asid, va: u64) -> bool {
+        self.inner
+            .tlb
+            .lock()
+            .expect("sim lock")
+            .lookup(asid, va)
+            .is_some()
+    }
+
+    /// Copies user memory at `va` into `buf` through user read
+    /// translations, page by page.
+    ///
+    /// # Errors
+    ///
+    /// The first fault; bytes of the pages before it have been copied.
+    pub fn user_read(
+        &self,
+        root: PhysAddr,
+        asid: Asid,
+        va: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Fault> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va.wrapping_add(done as u64);
+            let n = chunk(at, buf.len() - done);
+            let pa = self.translate(root, asid, at, Access::Read, true)?;
+            self.with_frame(pa, at, Access::Read, |mem, off| {
+                mem.read(off, &mut buf[done..done + n])
+            })?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copies `buf` to user memory at `va` through user write
+    /// translations, page by page.
+    ///
+    /// # Errors
+    ///
+    /// The first fault; the pages before it have been written.
+    pub fn user_write(&self, root: PhysAddr, asid: Asid, va: u64, buf: &[u8]) -> Result<(), Fault> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va.wrapping_add(done as u64);
+            let n = chunk(at, buf.len() - done);
+            let pa = self.translate(root, asid, at, Access::Write, true)?;
+            self.with_frame(pa, at, Access::Write, |mem, off| {
+                mem.write(off, &buf[done..done + n])
+            })?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the frame holding `pa` and the offset in it, if the
+    /// frame belongs to the machine.
+    fn with_frame(
+        &self,
+        pa: PhysAddr,
+        va: u64,
+        access: Access,
+        f: impl FnOnce(&FrameMem<'_>, usize) -> bool,
+    ) -> Result<(), Fault> {
+        let frame = pa.as_u64() & !(PAGE_SIZE - 1);
+        let frames = self.inner.frames.lock().expect("sim lock");
+        let bad = Fault {
+            va,
+            access,
+            user: true,
+            kind: FaultKind::BadPhysical,
+        };
+        if !frames.contains(&frame) {
+            return Err(bad);
+        }
+        // SAFETY: `frame` is a live frame of this sim, and the lock held
+        // until the end of this function keeps it from being freed; all
+        // accesses are atomic.
+        let mem = unsafe { FrameMem::new(self, PhysAddr::new(frame)) };
+        if f(&mem, (pa.as_u64() - frame) as usize) {
+            Ok(())
+        } else {
+            Err(bad)
+        }
+    }
+}
+
+/// Bytes of a copy of `left` bytes at `va` that stay in `va`'s page.
+fn chunk(va: u64, left: usize) -> usize {
+    let room = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
+    room.min(left)
+}

@@ -1,0 +1,215 @@
+//! The syscall dispatch table.
+//!
+//! [`SyscallNumber`] fixes this crate's syscall numbers (Zircon's own
+//! numbering is generated per build and is not an ABI, so a kernel using
+//! this crate uses these). [`Kernel::syscall_raw`] takes a number and eight
+//! raw arguments and returns a `zx_status_t`; [`Kernel::syscall`] reads them
+//! from a thread's saved [`UserContext`](crate::arch::Arch::UserContext)
+//! and writes the status back, and is the one that can run
+//! `zx_restricted_enter`, which replaces the context instead of returning.
+//!
+//! Arguments arrive as `u64` registers. Parameters that are 32-bit in the C
+//! ABI (handles, options, rights, topics, counts) use the low 32 bits, as a
+//! C callee would. Unknown numbers give `ZX_ERR_BAD_SYSCALL`. Each handler
+//! returns a [`Result`]; the conversion to `zx_status_t` happens here and
+//! nowhere else.
+
+mod handle;
+mod object;
+mod restricted;
+pub mod user;
+mod vm;
+
+use alloc::sync::Arc;
+
+use crate::abi::{Status, zx_status_t};
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::kernel::Kernel;
+use crate::object::{Process, Thread};
+use crate::platform::Platform;
+
+macro_rules! syscalls {
+    ($($(#[$doc:meta])* $name:ident = $num:literal, $cname:literal => $family:ident :: $func:ident;)*) => {
+        /// This crate's syscall numbers.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum SyscallNumber {
+            $($(#[$doc])* $name = $num,)*
+        }
+
+        impl SyscallNumber {
+            /// Every syscall, in number order.
+            pub const ALL: &'static [SyscallNumber] = &[$(SyscallNumber::$name),*];
+
+            /// The number for `raw`, if it names a syscall.
+            pub fn from_raw(raw: u64) -> Option<SyscallNumber> {
+                match raw {
+                    $($num => Some(SyscallNumber::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The C name, e.g. `"zx_vmar_protect"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(SyscallNumber::$name => $cname,)*
+                }
+            }
+        }
+
+        impl<P: Platform> Table<P> {
+            /// The handlers, indexed by syscall number.
+            const HANDLERS: &'static [Handler<P>] = &[$($family::$func::<P>),*];
+        }
+    };
+}
+
+syscalls! {
+    /// `zx_handle_close(handle)`.
+    HandleClose = 0, "zx_handle_close" => handle::close;
+    /// `zx_handle_duplicate(handle, rights, out)`.
+    HandleDuplicate = 1, "zx_handle_duplicate" => handle::duplicate;
+    /// `zx_handle_replace(handle, rights, out)`.
+    HandleReplace = 2, "zx_handle_replace" => handle::replace;
+    /// `zx_object_get_info(handle, topic, buffer, buffer_size, actual, avail)`.
+    ObjectGetInfo = 3, "zx_object_get_info" => object::get_info;
+    /// `zx_job_set_policy(handle, options, topic, policy, count)`.
+    JobSetPolicy = 4, "zx_job_set_policy" => object::job_set_policy;
+    /// `zx_vmo_create(size, options, out)`.
+    VmoCreate = 5, "zx_vmo_create" => vm::vmo_create;
+    /// `zx_vmo_read(handle, buffer, offset, buffer_size)`.
+    VmoRead = 6, "zx_vmo_read" => vm::vmo_read;
+    /// `zx_vmo_write(handle, buffer, offset, buffer_size)`.
+    VmoWrite = 7, "zx_vmo_write" => vm::vmo_write;
+    /// `zx_vmo_get_size(handle, size)`.
+    VmoGetSize = 8, "zx_vmo_get_size" => vm::vmo_get_size;
+    /// `zx_vmo_set_size(handle, size)`.
+    VmoSetSize = 9, "zx_vmo_set_size" => vm::vmo_set_size;
+    /// `zx_vmo_create_child(handle, options, offset, size, out)`.
+    VmoCreateChild = 10, "zx_vmo_create_child" => vm::vmo_create_child;
+    /// `zx_vmar_allocate(parent, options, offset, size, child_vmar, child_addr)`.
+    VmarAllocate = 11, "zx_vmar_allocate" => vm::vmar_allocate;
+    /// `zx_vmar_map(handle, options, vmar_offset, vmo, vmo_offset, len, mapped_addr)`.
+    VmarMap = 12, "zx_vmar_map" => vm::vmar_map;
+    /// `zx_vmar_unmap(handle, addr, len)`.
+    VmarUnmap = 13, "zx_vmar_unmap" => vm::vmar_unmap;
+    /// `zx_vmar_protect(handle, options, addr, len)`.
+    VmarProtect = 14, "zx_vmar_protect" => vm::vmar_protect;
+    /// `zx_vmar_destroy(handle)`.
+    VmarDestroy = 15, "zx_vmar_destroy" => vm::vmar_destroy;
+    /// `zx_restricted_bind_state(options, out_vmo)`.
+    RestrictedBindState = 16, "zx_restricted_bind_state" => restricted::bind_state;
+    /// `zx_restricted_unbind_state(options)`.
+    RestrictedUnbindState = 17, "zx_restricted_unbind_state" => restricted::unbind_state;
+    /// `zx_restricted_enter(options, vector_table_ptr, context)`.
+    RestrictedEnter = 18, "zx_restricted_enter" => restricted::enter;
+    /// `zx_restricted_kick(thread, options)`.
+    RestrictedKick = 19, "zx_restricted_kick" => restricted::kick;
+}
+
+/// A syscall in progress.
+pub struct Call<'a, P: Platform> {
+    kernel: &'a Kernel<P>,
+    thread: &'a Arc<Thread<P>>,
+    /// The eight raw arguments.
+    args: [u64; 8],
+    /// The caller's saved registers, when the call came through
+    /// [`Kernel::syscall`].
+    ctx: Option<&'a mut <P::Arch as Arch>::UserContext>,
+    /// Set by a handler that replaced `ctx` (restricted enter): no status is
+    /// written back.
+    switched: bool,
+}
+
+impl<P: Platform> Call<'_, P> {
+    fn process(&self) -> &Arc<Process<P>> {
+        self.thread.process()
+    }
+}
+
+type Handler<P> = for<'a, 'b> fn(&'b mut Call<'a, P>) -> Result<()>;
+
+struct Table<P>(core::marker::PhantomData<P>);
+
+/// The low 32 bits of an argument register.
+fn arg_u32(raw: u64) -> u32 {
+    raw as u32
+}
+
+impl<P: Platform> Kernel<P> {
+    fn dispatch(&self, call: &mut Call<'_, P>, number: u64) -> Result<()> {
+        let handler = usize::try_from(number)
+            .ok()
+            .and_then(|n| Table::<P>::HANDLERS.get(n))
+            .ok_or(Error::BadSyscall { number })?;
+        handler(call)
+    }
+
+    /// Runs syscall `number` for `thread` with raw arguments and returns its
+    /// status. `zx_restricted_enter` needs the caller's registers and gives
+    /// `ZX_ERR_NOT_SUPPORTED` here; use [`Kernel::syscall`] for it.
+    pub fn syscall_raw(&self, thread: &Arc<Thread<P>>, number: u64, args: [u64; 8]) -> zx_status_t {
+        let mut call = Call {
+            kernel: self,
+            thread,
+            args,
+            ctx: None,
+            switched: false,
+        };
+        status_of(self.dispatch(&mut call, number))
+    }
+
+    /// Runs the syscall whose number and arguments are in `ctx` (the
+    /// registers `thread` trapped with) and stores the status in the return
+    /// register, unless the syscall replaced the context (a successful
+    /// `zx_restricted_enter`).
+    ///
+    /// A syscall instruction executed in restricted mode dispatches nothing:
+    /// it leaves restricted mode with reason `SYSCALL`.
+    pub fn syscall(&self, thread: &Arc<Thread<P>>, ctx: &mut <P::Arch as Arch>::UserContext) {
+        if self.restricted_syscall_exit(thread, ctx) {
+            return;
+        }
+        let number = P::Arch::syscall_number(ctx);
+        let args = P::Arch::syscall_args(ctx);
+        let mut call = Call {
+            kernel: self,
+            thread,
+            args,
+            ctx: Some(ctx),
+            switched: false,
+        };
+        let status = status_of(self.dispatch(&mut call, number));
+        if !call.switched
+            && let Some(ctx) = call.ctx
+        {
+            P::Arch::set_syscall_status(ctx, status);
+        }
+    }
+}
+
+fn status_of(result: Result<()>) -> zx_status_t {
+    match result {
+        Ok(()) => Status::Ok.into_raw(),
+        Err(e) => e.status().into_raw(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_index_the_handler_table() {
+        for (i, n) in SyscallNumber::ALL.iter().enumerate() {
+            assert_eq!(*n as usize, i);
+            assert_eq!(SyscallNumber::from_raw(i as u64), Some(*n));
+            assert!(n.name().starts_with("zx_"), "{}", n.name());
+        }
+        assert_eq!(
+            SyscallNumber::from_raw(SyscallNumber::ALL.len() as u64),
+            None
+        );
+    }
+}

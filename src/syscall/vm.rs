@@ -1,0 +1,448 @@
+//! VMO and VMAR syscalls: argument decoding, handle and rights checks, and
+//! Zircon's check order; the work itself is in [`crate::vm`].
+
+use alloc::sync::Arc;
+
+use crate::abi::{
+    Rights, VmOptions, ZX_POL_NEW_VMO, ZX_VMO_CHILD_NO_WRITE, ZX_VMO_CHILD_REFERENCE,
+    ZX_VMO_CHILD_RESIZABLE, ZX_VMO_CHILD_SLICE, ZX_VMO_CHILD_SNAPSHOT,
+    ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, ZX_VMO_CHILD_SNAPSHOT_MODIFIED, ZX_VMO_RESIZABLE,
+    zx_handle_t,
+};
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::object::ObjectKind;
+use crate::platform::{PAGE_SIZE, Platform};
+use crate::vm::{ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned};
+
+use super::user::UserOut;
+use super::{Call, arg_u32};
+
+/// Copies between user memory and a VMO go through a kernel buffer of this
+/// size, so no lock of one is held while the other is touched.
+const COPY_CHUNK: usize = 512;
+
+/// Adds a handle for `object` and writes its value to `out`; if the write
+/// fails the handle is closed again (Zircon's out-handle rule).
+fn give_handle<P: Platform, T: ObjectKind<P>>(
+    call: &Call<'_, P>,
+    object: Arc<T>,
+    rights: Rights,
+    out: u64,
+) -> Result<zx_handle_t> {
+    let process = call.process();
+    let value = process.add_handle(T::upcast(object), rights)?;
+    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process.aspace(), &value) {
+        let _ = process.with_handles(|t| t.remove(value));
+        return Err(e);
+    }
+    Ok(value)
+}
+
+/// `zx_vmo_create(size, options, out)`: job policy `ZX_POL_NEW_VMO`, then
+/// options (`INVALID_ARGS` for unknown bits, `NOT_SUPPORTED` for
+/// `DISCARDABLE`/`TRAP_DIRTY`/`UNBOUNDED`), then the size.
+pub(super) fn vmo_create<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let size = call.args[0];
+    let options = arg_u32(call.args[1]);
+    call.process().policy().enforce(ZX_POL_NEW_VMO)?;
+    if options & !(ZX_VMO_RESIZABLE | crate::abi::ZX_VMO_DISCARDABLE | crate::abi::ZX_VMO_UNBOUNDED)
+        != 0
+    {
+        return Err(Error::InvalidArgs("unknown VMO options"));
+    }
+    if options & ZX_VMO_RESIZABLE != 0 && options & crate::abi::ZX_VMO_UNBOUNDED != 0 {
+        return Err(Error::InvalidArgs("RESIZABLE with UNBOUNDED"));
+    }
+    if options & !ZX_VMO_RESIZABLE != 0 {
+        return Err(Error::NotSupported("discardable and unbounded VMOs"));
+    }
+    let resizable = options & ZX_VMO_RESIZABLE != 0;
+    let vmo = Vmo::create(call.kernel.platform(), size, resizable)?;
+    let mut rights = Rights::DEFAULT_VMO;
+    if resizable {
+        rights |= Rights::RESIZE;
+    }
+    give_handle(call, vmo, rights, call.args[2])?;
+    Ok(())
+}
+
+/// `zx_vmo_read(handle, buffer, offset, buffer_size)`: `READ` right, then
+/// the range (`OUT_OF_RANGE`); a bad user buffer is `NOT_FOUND`, as in
+/// Zircon (its copy-out faults with that status).
+pub(super) fn vmo_read<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmo, _) = call
+        .process()
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::READ)?;
+    let (buffer, offset, len) = (call.args[1], call.args[2], call.args[3]);
+    check_vmo_range(&vmo, offset, len)?;
+    let aspace = call.process().aspace().clone();
+    let mut chunk = [0u8; COPY_CHUNK];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(COPY_CHUNK as u64) as usize;
+        vmo.read(offset + done, &mut chunk[..n])?;
+        let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
+        aspace.copy_to_user(at, &chunk[..n]).map_err(buffer_error)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// `zx_vmo_write(handle, buffer, offset, buffer_size)`: as `zx_vmo_read`,
+/// with the `WRITE` right.
+pub(super) fn vmo_write<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmo, _) = call
+        .process()
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::WRITE)?;
+    let (buffer, offset, len) = (call.args[1], call.args[2], call.args[3]);
+    check_vmo_range(&vmo, offset, len)?;
+    let aspace = call.process().aspace().clone();
+    let mut chunk = [0u8; COPY_CHUNK];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(COPY_CHUNK as u64) as usize;
+        let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
+        aspace
+            .copy_from_user(at, &mut chunk[..n])
+            .map_err(buffer_error)?;
+        vmo.write(offset + done, &chunk[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+const BAD_BUFFER: Error = Error::NotFound("bad user buffer");
+
+/// A failed copy of a `zx_vmo_read`/`_write` buffer reads as `NOT_FOUND`.
+fn buffer_error(e: Error) -> Error {
+    match e {
+        Error::NoMemory => e,
+        _ => BAD_BUFFER,
+    }
+}
+
+fn check_vmo_range<P: Platform>(vmo: &Vmo<P>, offset: u64, len: u64) -> Result<()> {
+    offset
+        .checked_add(len)
+        .filter(|end| *end <= vmo.size())
+        .map(|_| ())
+        .ok_or(Error::OutOfRange("range beyond the VMO's size"))
+}
+
+/// `zx_vmo_get_size(handle, size)`: no right needed.
+pub(super) fn vmo_get_size<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmo, _) = call
+        .process()
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::empty())?;
+    UserOut::<u64>::new(call.args[1]).write(call.process().aspace(), &vmo.size())
+}
+
+/// `zx_vmo_set_size(handle, size)`: `WRITE` right, then `UNAVAILABLE` for a
+/// VMO not created resizable, then `RESIZE` right.
+pub(super) fn vmo_set_size<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmo, rights) = call
+        .process()
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::WRITE)?;
+    if !vmo.is_resizable() {
+        return Err(Error::Unavailable("VMO is not resizable"));
+    }
+    crate::object::check_rights(rights, Rights::RESIZE)?;
+    vmo.set_size(call.args[1])
+}
+
+/// `zx_vmo_create_child(handle, options, offset, size, out)`, in the order
+/// of Zircon's `sys_vmo_create_child`: the size (`OUT_OF_RANGE`), then the
+/// handle (`DUPLICATE | READ`), then the kind.
+///
+/// Supported kinds: `SLICE` and `SNAPSHOT_AT_LEAST_ON_WRITE` (optionally
+/// `RESIZABLE`). `SNAPSHOT`, `SNAPSHOT_MODIFIED`, `REFERENCE` and
+/// `NO_WRITE` give `NOT_SUPPORTED`; no kind at all or unknown bits give
+/// `INVALID_ARGS`. Child rights are Zircon's: the parent handle's without
+/// `RESIZE`, plus `GET_PROPERTY | SET_PROPERTY`, plus `RESIZE` if
+/// resizable; a snapshot also gains `WRITE` and loses `EXECUTE`.
+pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let options = arg_u32(call.args[1]);
+    let (offset, size) = (call.args[2], call.args[3]);
+    crate::vm::round_up_page(size)
+        .filter(|s| *s <= crate::vm::MAX_VMO_SIZE)
+        .ok_or(Error::OutOfRange("child size too large"))?;
+    let (vmo, rights) = call
+        .process()
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::DUPLICATE | Rights::READ)?;
+    let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
+    let kind = if options & ZX_VMO_CHILD_SLICE != 0 {
+        if options != ZX_VMO_CHILD_SLICE {
+            return Err(Error::InvalidArgs("SLICE takes no other option"));
+        }
+        ChildKind::Slice
+    } else {
+        let known = ZX_VMO_CHILD_SNAPSHOT
+            | ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
+            | ZX_VMO_CHILD_SNAPSHOT_MODIFIED
+            | ZX_VMO_CHILD_REFERENCE
+            | ZX_VMO_CHILD_NO_WRITE
+            | ZX_VMO_CHILD_RESIZABLE;
+        if options & !known != 0 {
+            return Err(Error::InvalidArgs("unknown child options"));
+        }
+        match options & !ZX_VMO_CHILD_RESIZABLE {
+            ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE => ChildKind::Snapshot,
+            0 => return Err(Error::InvalidArgs("no child kind given")),
+            _ => return Err(Error::NotSupported("unsupported child kind")),
+        }
+    };
+    let child = vmo.create_child(kind, offset, size, resizable)?;
+    let mut child_rights = rights.difference(Rights::RESIZE) | Rights::PROPERTY;
+    if resizable {
+        child_rights |= Rights::RESIZE;
+    }
+    if kind == ChildKind::Snapshot {
+        child_rights = child_rights.difference(Rights::EXECUTE) | Rights::WRITE;
+    }
+    give_handle(call, child, child_rights, call.args[4])?;
+    Ok(())
+}
+
+/// Decodes the placement of a map or allocate (after the option bits were
+/// validated): `INVALID_ARGS` for `SPECIFIC` with `OFFSET_IS_UPPER_LIMIT`,
+/// or an offset without either.
+fn placement(options: VmOptions, offset: u64) -> Result<Placement> {
+    let align = match options.align_log2() {
+        Ok(None) => PAGE_SIZE,
+        Ok(Some(log2)) => 1u64 << log2,
+        Err(_) => return Err(Error::InvalidArgs("bad alignment")),
+    };
+    let specific = options.intersects(VmOptions::SPECIFIC | VmOptions::SPECIFIC_OVERWRITE);
+    let upper = options.contains(VmOptions::OFFSET_IS_UPPER_LIMIT);
+    match (specific, upper) {
+        (true, true) => Err(Error::InvalidArgs("SPECIFIC with OFFSET_IS_UPPER_LIMIT")),
+        (true, false) => Ok(Placement::Specific { offset, align }),
+        (false, true) => Ok(Placement::Anywhere {
+            align,
+            limit: offset,
+        }),
+        (false, false) if offset != 0 => Err(Error::InvalidArgs("offset without SPECIFIC")),
+        (false, false) => Ok(Placement::Anywhere {
+            align,
+            limit: u64::MAX,
+        }),
+    }
+}
+
+/// Folds `PERM_READ_IF_XOM_UNSUPPORTED` into `PERM_READ` (no user mapping
+/// here can be execute-only) and removes it.
+fn fold_xom<P: Platform>(options: VmOptions) -> VmOptions {
+    let mut options = options;
+    if options.contains(VmOptions::PERM_READ_IF_XOM_UNSUPPORTED) {
+        options.remove(VmOptions::PERM_READ_IF_XOM_UNSUPPORTED);
+        if !<P::Arch as Arch>::XOM_SUPPORTED {
+            options |= VmOptions::PERM_READ;
+        }
+    }
+    options
+}
+
+/// `INVALID_ARGS` for option bits Zircon's `split_syscall_flags` rejects:
+/// bits that name no option, and a bad alignment field.
+fn check_known_bits(options: VmOptions) -> Result<()> {
+    if options.bits() & !VmOptions::all().bits() != 0 {
+        return Err(Error::InvalidArgs("unknown option bits"));
+    }
+    options
+        .align_log2()
+        .map(|_| ())
+        .map_err(|_| Error::InvalidArgs("bad alignment"))
+}
+
+/// W or X without R.
+fn valid_protection(perms: Perms) -> bool {
+    perms.is_empty() || perms.contains(Perms::READ)
+}
+
+/// `zx_vmar_allocate(parent, options, offset, size, child_vmar,
+/// child_addr)`, in the order of Zircon's `sys_vmar_allocate`.
+pub(super) fn vmar_allocate<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let options = VmOptions::from_bits_retain(arg_u32(call.args[1]));
+    let (offset, size) = (call.args[2], call.args[3]);
+    let can_map = Perms::from_can_map(options);
+    let (vmar, _) = call
+        .process()
+        .get_object::<Vmar<P>>(arg_u32(call.args[0]), can_map.rights())?;
+    check_known_bits(options)?;
+    if options.intersects(VmOptions::PERMS | VmOptions::PERM_READ_IF_XOM_UNSUPPORTED) {
+        return Err(Error::InvalidArgs("permissions are not for allocate"));
+    }
+    if !is_page_aligned(size) {
+        return Err(Error::InvalidArgs("size not page aligned"));
+    }
+    let allowed = VmOptions::COMPACT
+        | VmOptions::SPECIFIC
+        | VmOptions::CAN_MAP_SPECIFIC
+        | VmOptions::CAN_MAP_PERMS
+        | VmOptions::OFFSET_IS_UPPER_LIMIT
+        | VmOptions::ALIGN_FIELD;
+    if !allowed.contains(options) {
+        return Err(Error::InvalidArgs("option not allowed on allocate"));
+    }
+    let place = placement(options, offset)?;
+    let aspace = vmar.aspace().clone();
+    let (region, base, koid) = aspace.allocate(
+        vmar.region(),
+        place,
+        size,
+        can_map,
+        options.contains(VmOptions::CAN_MAP_SPECIFIC),
+    )?;
+    let child = Arc::new(Vmar::new(aspace.clone(), region, koid));
+    let rights = Rights::DEFAULT_VMAR | can_map.rights();
+    let process = call.process().clone();
+    let destroy_on_failure = |e: Error| {
+        let _ = aspace.destroy(region);
+        e
+    };
+    UserOut::<u64>::new(call.args[5])
+        .write(process.aspace(), &base)
+        .map_err(destroy_on_failure)?;
+    give_handle(call, child, rights, call.args[4]).map_err(destroy_on_failure)?;
+    Ok(())
+}
+
+/// `zx_vmar_map(handle, options, vmar_offset, vmo, vmo_offset, len,
+/// mapped_addr)`, in the order of Zircon's `sys_vmar_map`.
+pub(super) fn vmar_map<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let raw = VmOptions::from_bits_retain(arg_u32(call.args[1]));
+    let (vmar_offset, vmo_offset, len) = (call.args[2], call.args[4], call.args[5]);
+    let process = call.process().clone();
+    // Both handles: no rights needed yet.
+    let (vmar, vmar_rights) =
+        process.get_object::<Vmar<P>>(arg_u32(call.args[0]), Rights::empty())?;
+    let (vmo, vmo_rights) = process.get_object::<Vmo<P>>(arg_u32(call.args[3]), Rights::empty())?;
+    crate::object::check_rights(vmo_rights, Rights::MAP)?;
+    let options = fold_xom::<P>(raw);
+    let perms = Perms::from_options(options);
+    if !valid_protection(perms) {
+        return Err(Error::InvalidArgs("write or execute without read"));
+    }
+    let map_range = options.contains(VmOptions::MAP_RANGE);
+    if map_range && options.contains(VmOptions::SPECIFIC_OVERWRITE) {
+        return Err(Error::InvalidArgs("MAP_RANGE with SPECIFIC_OVERWRITE"));
+    }
+    if options.intersects(VmOptions::CAN_MAP_PERMS) {
+        return Err(Error::InvalidArgs("CAN_MAP_* is not for mappings"));
+    }
+    // The mapping's maximum: what both handles allow, frozen now.
+    let max = Perms::from_rights(vmo_rights) & Perms::from_rights(vmar_rights);
+    for p in [Perms::READ, Perms::WRITE, Perms::EXECUTE] {
+        if perms.contains(p) && !max.contains(p) {
+            return Err(Error::AccessDenied(
+                "handle rights forbid these permissions",
+            ));
+        }
+    }
+    check_known_bits(options)?;
+    if options.contains(VmOptions::REQUIRE_NON_RESIZABLE) && vmo.is_resizable() {
+        return Err(Error::NotSupported("VMO is resizable"));
+    }
+    let allowed = VmOptions::PERMS
+        | VmOptions::SPECIFIC
+        | VmOptions::SPECIFIC_OVERWRITE
+        | VmOptions::MAP_RANGE
+        | VmOptions::REQUIRE_NON_RESIZABLE
+        | VmOptions::ALLOW_FAULTS
+        | VmOptions::OFFSET_IS_UPPER_LIMIT
+        | VmOptions::ALIGN_FIELD;
+    if !allowed.contains(options) {
+        return Err(Error::InvalidArgs("option not allowed on map"));
+    }
+    if !is_page_aligned(vmo_offset) {
+        return Err(Error::InvalidArgs("VMO offset not page aligned"));
+    }
+    let len = crate::vm::round_up_page(len).ok_or(Error::OutOfRange("length overflows"))?;
+    vmo_offset
+        .checked_add(len)
+        .ok_or(Error::OutOfRange("VMO offset + length overflows"))?;
+    let place = placement(options, vmar_offset)?;
+    let aspace = vmar.aspace().clone();
+    let base = aspace.map(
+        vmar.region(),
+        place,
+        options.contains(VmOptions::SPECIFIC_OVERWRITE),
+        vmo,
+        vmo_offset,
+        len,
+        perms,
+        max,
+        map_range,
+    )?;
+    if let Err(e) = UserOut::<u64>::new(call.args[6]).write(process.aspace(), &base) {
+        let _ = aspace.unmap(vmar.region(), base, len, crate::vm::Reach::MappingsOnly);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `zx_vmar_unmap(handle, addr, len)`: no right needed; sub-VMARs in the
+/// range need `OP_CHILDREN` and must lie wholly inside (they are
+/// destroyed).
+pub(super) fn vmar_unmap<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmar, rights) = call
+        .process()
+        .get_object::<Vmar<P>>(arg_u32(call.args[0]), Rights::empty())?;
+    let (addr, len) = (call.args[1], call.args[2]);
+    if !is_page_aligned(addr) {
+        return Err(Error::InvalidArgs("address not page aligned"));
+    }
+    let len = crate::vm::round_up_len(len)?;
+    let reach = if rights.contains(Rights::OP_CHILDREN) {
+        crate::vm::Reach::DestroyWholeSubregions
+    } else {
+        crate::vm::Reach::MappingsOnly
+    };
+    vmar.aspace().unmap(vmar.region(), addr, len, reach)
+}
+
+/// `zx_vmar_protect(handle, options, addr, len)`, in SPEC §2's order.
+pub(super) fn vmar_protect<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    // 1. The XOM fold.
+    let options = fold_xom::<P>(VmOptions::from_bits_retain(arg_u32(call.args[1])));
+    let perms = Perms::from_options(options);
+    // 2. Handle, type, rights for the requested permissions.
+    let (vmar, rights) = call
+        .process()
+        .get_object::<Vmar<P>>(arg_u32(call.args[0]), perms.rights())?;
+    // 3. WRITE or EXECUTE without READ.
+    if !perms.is_empty() && !perms.contains(Perms::READ) {
+        return Err(Error::InvalidArgs("write or execute without read"));
+    }
+    // 4. Alignment.
+    let addr = call.args[2];
+    if !is_page_aligned(addr) {
+        return Err(Error::InvalidArgs("address not page aligned"));
+    }
+    // 5. Only permission bits.
+    if !VmOptions::PERMS.contains(options) {
+        return Err(Error::InvalidArgs("only permission bits may be given"));
+    }
+    // 6.–8. In the address space.
+    let op_children = if rights.contains(Rights::OP_CHILDREN) {
+        OpChildren::Allowed
+    } else {
+        OpChildren::Denied
+    };
+    vmar.aspace()
+        .protect(vmar.region(), addr, call.args[3], perms, op_children)
+}
+
+/// `zx_vmar_destroy(handle)`: the handle needs `OP_CHILDREN` (as in current
+/// Zircon); the root VMAR cannot be destroyed (`NOT_SUPPORTED`; the host
+/// tears it down with the process); a destroyed VMAR gives `BAD_STATE`.
+pub(super) fn vmar_destroy<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    let (vmar, _) = call
+        .process()
+        .get_object::<Vmar<P>>(arg_u32(call.args[0]), Rights::OP_CHILDREN)?;
+    if vmar.region() == call.process().root_vmar().region() {
+        return Err(Error::NotSupported("the root VMAR cannot be destroyed"));
+    }
+    vmar.aspace().destroy(vmar.region())
+}

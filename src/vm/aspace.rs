@@ -1,0 +1,452 @@
+//! [`AddressSpace`]: one process's VMAR tree and page tables.
+//!
+//! The VMAR tree (regions, mappings, protection ranges) sits behind
+//! `tree`; the arch page tables behind `page_table`. Every operation that
+//! changes the tree holds `tree` from its first check to its last change, so
+//! each syscall is atomic with respect to the others on the same process.
+//! Translation changes are gathered into one [`TlbBatch`] per operation and
+//! flushed through the platform before the operation returns.
+//!
+//! Locks: `tree` (2nd in the crate's order), VMO tree locks (3rd),
+//! `page_table` (4th). `unmap_translations` takes only `page_table`, which
+//! is what lets a VMO (holding its own lock) strip translations from any
+//! address space that maps it.
+
+use alloc::sync::{Arc, Weak};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
+use crate::object::next_koid;
+use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
+use crate::trap::Access;
+
+use super::asid::AsidPool;
+use super::region::{Child, Mapping, ProtRanges, Region, Tree};
+use super::slab::{Slab, SlabId};
+use super::unmap::Reach;
+use super::vmo::{Link, Vmo};
+use super::{Perms, is_page_aligned};
+
+static NEXT_ASPACE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One process's address space.
+pub struct AddressSpace<P: Platform> {
+    id: u64,
+    this: Weak<AddressSpace<P>>,
+    platform: P,
+    asid: Asid,
+    asids: Arc<AsidPool>,
+    root_table: PhysAddr,
+    pub(super) tree: Mutex<Tree<P>>,
+    pub(super) page_table: Mutex<PageTable<P>>,
+}
+
+/// The page-table flags for user permissions `perms`.
+pub(crate) fn mmu_flags(perms: Perms) -> MmuFlags {
+    if perms.is_empty() {
+        return MmuFlags::empty();
+    }
+    let mut f = MmuFlags::USER;
+    f.set(MmuFlags::READ, perms.contains(Perms::READ));
+    f.set(MmuFlags::WRITE, perms.contains(Perms::WRITE));
+    f.set(MmuFlags::EXECUTE, perms.contains(Perms::EXECUTE));
+    f
+}
+
+impl<P: Platform> AddressSpace<P> {
+    /// A new address space whose root VMAR covers the architecture's user
+    /// range and may map anything anywhere.
+    ///
+    /// # Errors
+    ///
+    /// `NO_RESOURCES` without a free ASID; `NO_MEMORY`.
+    pub fn new(platform: &P, asids: &Arc<AsidPool>) -> Result<Arc<AddressSpace<P>>> {
+        let asid = asids.alloc()?;
+        let page_table = match PageTable::new(platform.clone(), asid) {
+            Ok(pt) => pt,
+            Err(e) => {
+                asids.release(asid);
+                return Err(e);
+            }
+        };
+        let mut regions = Slab::default();
+        let base = <P::Arch as Arch>::USER_ASPACE_BASE;
+        let root = regions.insert(Region {
+            base,
+            size: <P::Arch as Arch>::USER_ASPACE_SIZE,
+            parent: None,
+            can_map: Perms::all(),
+            can_map_specific: true,
+            children: Default::default(),
+            koid: next_koid(),
+            hint: base,
+        })?;
+        Ok(Arc::new_cyclic(|this| AddressSpace {
+            id: NEXT_ASPACE_ID.fetch_add(1, Ordering::Relaxed),
+            this: this.clone(),
+            platform: platform.clone(),
+            asid,
+            asids: asids.clone(),
+            root_table: page_table.root(),
+            tree: Mutex::new(Tree {
+                regions,
+                mappings: Slab::default(),
+                root: Some(root),
+            }),
+            page_table: Mutex::new(page_table),
+        }))
+    }
+
+    /// The root page table's physical address (load into CR3 / TTBR0).
+    pub fn root_table(&self) -> PhysAddr {
+        self.root_table
+    }
+
+    /// The address space's PCID / ASID.
+    pub fn asid(&self) -> Asid {
+        self.asid
+    }
+
+    /// The root VMAR's node, `None` after it was destroyed.
+    pub fn root_region(&self) -> Option<SlabId> {
+        self.tree.lock().root
+    }
+
+    /// The koid of region `id`.
+    ///
+    /// # Errors
+    ///
+    /// `BAD_STATE` if it was destroyed.
+    pub fn region_koid(&self, id: SlabId) -> Result<u64> {
+        Ok(self.tree.lock().region(id)?.koid)
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// A unique id of this address space (VMOs key their mapping records
+    /// by it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(super) fn weak(&self) -> Weak<AddressSpace<P>> {
+        self.this.clone()
+    }
+
+    pub(super) fn new_batch(&self) -> TlbBatch {
+        TlbBatch::new::<P::Arch>(self.asid)
+    }
+
+    pub(super) fn flush(&self, batch: TlbBatch) {
+        if !batch.is_empty() {
+            self.platform.flush_tlb(&batch);
+        }
+    }
+
+    /// Removes the translations of `[va, va + len)` and flushes them. Takes
+    /// only the page-table lock: VMOs call it while holding their own lock.
+    pub(crate) fn unmap_translations(&self, va: u64, len: u64) {
+        let mut batch = self.new_batch();
+        {
+            let mut pt = self.page_table.lock();
+            // Only 4 KiB leaves are ever mapped for VMOs, so no split (and no
+            // frame) is ever needed here.
+            let mut none = FrameReserve::empty(&self.platform);
+            let _ = pt.unmap(va, len, &mut batch, &mut none);
+        }
+        self.flush(batch);
+    }
+
+    /// The (region, base, size, koid) of a new sub-region.
+    ///
+    /// # Errors
+    ///
+    /// In Zircon's order: `BAD_STATE` (parent destroyed), `INVALID_ARGS`
+    /// (size 0), `ACCESS_DENIED` (`CAN_MAP_*` beyond the parent's), then the
+    /// placement's errors (see [`Placement`]), `NO_MEMORY`.
+    pub(crate) fn allocate(
+        &self,
+        parent: SlabId,
+        placement: Placement,
+        size: u64,
+        can_map: Perms,
+        can_map_specific: bool,
+    ) -> Result<(SlabId, u64, u64)> {
+        let mut tree = self.tree.lock();
+        let region = tree.region(parent)?;
+        if !region.can_map.contains(can_map) || (can_map_specific && !region.can_map_specific) {
+            return Err(Error::AccessDenied(
+                "sub-VMAR asks for more than its parent",
+            ));
+        }
+        let base = tree.place(region, placement, size)?;
+        let koid = next_koid();
+        tree.regions.reserve(1)?;
+        let id = tree.regions.insert(Region {
+            base,
+            size,
+            parent: Some(parent),
+            can_map,
+            can_map_specific,
+            children: Default::default(),
+            koid,
+            hint: base,
+        })?;
+        if let Some(p) = tree.regions.get_mut(parent) {
+            p.children.insert(base, Child::Region(id));
+            p.hint = base + size;
+        }
+        Ok((id, base, koid))
+    }
+
+    /// Maps `len` bytes of `vmo` from `vmo_offset` with `perms`, at most
+    /// `max`; returns the address.
+    ///
+    /// # Errors
+    ///
+    /// `BAD_STATE`, `ACCESS_DENIED` (beyond the region's `CAN_MAP_*`),
+    /// `INVALID_ARGS`, `NO_RESOURCES`, `NO_MEMORY`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn map(
+        &self,
+        region_id: SlabId,
+        placement: Placement,
+        overwrite: bool,
+        vmo: Arc<Vmo<P>>,
+        vmo_offset: u64,
+        len: u64,
+        perms: Perms,
+        max: Perms,
+        map_range: bool,
+    ) -> Result<u64> {
+        let mut tree = self.tree.lock();
+        let region = tree.region(region_id)?;
+        if !region.can_map.contains(perms) {
+            return Err(Error::AccessDenied(
+                "permissions beyond the VMAR's CAN_MAP_*",
+            ));
+        }
+        if overwrite {
+            let Placement::Specific { offset, align } = placement else {
+                return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));
+            };
+            if !region.can_map_specific {
+                return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
+            }
+            let base = tree.specific_base(region, offset, len, align)?;
+            // Overwrite replaces mappings only; a sub-VMAR in the way fails.
+            let mut batch = self.new_batch();
+            let r = self.unmap_locked(
+                &mut tree,
+                region_id,
+                base,
+                len,
+                Reach::MappingsOnly,
+                &mut batch,
+            );
+            self.flush(batch);
+            r?;
+        }
+        let region = tree.region(region_id)?;
+        let base = tree.place(region, placement, len)?;
+        tree.mappings.reserve(1)?;
+        let id = tree.mappings.insert(Mapping {
+            base,
+            size: len,
+            parent: region_id,
+            vmo: vmo.clone(),
+            vmo_offset,
+            max,
+            prot: ProtRanges::Uniform(perms),
+        })?;
+        if let Some(r) = tree.regions.get_mut(region_id) {
+            r.children.insert(base, Child::Mapping(id));
+            r.hint = base + len;
+        }
+        vmo.add_link(
+            (self.id, id),
+            Link {
+                aspace: self.weak(),
+                base,
+                offset: vmo_offset,
+                len,
+            },
+        )?;
+        if map_range {
+            self.map_committed(&vmo, base, vmo_offset, len, perms);
+        }
+        Ok(base)
+    }
+
+    /// `MAP_RANGE`: maps the already committed pages of a new mapping.
+    fn map_committed(&self, vmo: &Vmo<P>, base: u64, vmo_offset: u64, len: u64, perms: Perms) {
+        let mut batch = self.new_batch();
+        vmo.for_each_committed(vmo_offset, len, |offset, resolved| {
+            let mut flags = mmu_flags(perms);
+            if !resolved.writable {
+                flags.remove(MmuFlags::WRITE);
+            }
+            let va = base + (offset - vmo_offset);
+            // A failure (no page-table frame) just leaves the page to be
+            // faulted in later.
+            let _ =
+                self.page_table
+                    .lock()
+                    .map(va, resolved.frame, PageSize::Size4K, flags, &mut batch);
+        });
+        self.flush(batch);
+    }
+
+    /// Resolves a user page fault at `va`: commits the VMO page (copying it
+    /// for a write to a snapshot) and maps it with the mapping's protection
+    /// at `va`.
+    ///
+    /// # Errors
+    ///
+    /// The fault cannot be resolved: `NOT_FOUND` (nothing mapped),
+    /// `ACCESS_DENIED` (the protection forbids `access`), `OUT_OF_RANGE`
+    /// (beyond the VMO's end), `NO_MEMORY`.
+    pub fn page_fault(&self, va: u64, access: Access) -> Result<()> {
+        let tree = self.tree.lock();
+        let id = tree
+            .mapping_at(va)
+            .ok_or(Error::NotFound("no mapping at the fault address"))?;
+        let m = tree
+            .mappings
+            .get(id)
+            .ok_or(Error::NotFound("no mapping at the fault address"))?;
+        let perms = m.prot.at(va);
+        if !perms.allows(access) {
+            return Err(Error::AccessDenied("protection forbids the access"));
+        }
+        let page_va = va & !(PAGE_SIZE - 1);
+        let offset = m.offset_of(page_va);
+        let mut batch = self.new_batch();
+        let result = m.vmo.fault_in(offset, access == Access::Write, |resolved| {
+            let mut flags = mmu_flags(perms);
+            if !resolved.writable {
+                flags.remove(MmuFlags::WRITE);
+            }
+            let mut pt = self.page_table.lock();
+            if let Some(t) = pt.query(page_va) {
+                if t.pa == resolved.frame && t.flags == flags {
+                    // Another CPU resolved it first.
+                    return Ok(());
+                }
+                let mut none = FrameReserve::empty(&self.platform);
+                pt.unmap(page_va, PAGE_SIZE, &mut batch, &mut none)?;
+            }
+            pt.map(page_va, resolved.frame, PageSize::Size4K, flags, &mut batch)
+        });
+        drop(tree);
+        self.flush(batch);
+        result
+    }
+}
+
+/// Where a new region or mapping goes.
+///
+/// Errors of the placement, in Zircon's order: a specific offset not page
+/// aligned is `INVALID_ARGS`; a specific placement in a VMAR without
+/// `CAN_MAP_SPECIFIC` is `ACCESS_DENIED`; a range outside the VMAR or a base
+/// not aligned as asked is `INVALID_ARGS`; an occupied range is
+/// `ALREADY_EXISTS`; no room for a non-specific placement is
+/// `NO_RESOURCES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// At this offset from the region's base (`ZX_VM_SPECIFIC`); the base
+    /// must be a multiple of `align`.
+    Specific {
+        /// Offset from the VMAR's base.
+        offset: u64,
+        /// Required alignment (a power of two, at least a page).
+        align: u64,
+    },
+    /// Anywhere, aligned to `align`, ending at most `limit` bytes past the
+    /// region's base (`ZX_VM_OFFSET_IS_UPPER_LIMIT`; `u64::MAX` for none).
+    Anywhere {
+        /// Alignment in bytes (a power of two).
+        align: u64,
+        /// Upper limit, as an offset from the region's base.
+        limit: u64,
+    },
+}
+
+impl Placement {
+    /// Anywhere, page aligned.
+    pub const ANYWHERE: Placement = Placement::Anywhere {
+        align: PAGE_SIZE,
+        limit: u64::MAX,
+    };
+
+    /// At `offset`, page aligned.
+    pub const fn at(offset: u64) -> Placement {
+        Placement::Specific {
+            offset,
+            align: PAGE_SIZE,
+        }
+    }
+}
+
+impl<P: Platform> Tree<P> {
+    /// The absolute base for a specific placement.
+    fn specific_base(&self, region: &Region, offset: u64, len: u64, align: u64) -> Result<u64> {
+        if !is_page_aligned(offset) {
+            return Err(Error::InvalidArgs("offset not page aligned"));
+        }
+        if offset >= region.size || len > region.size - offset {
+            return Err(Error::InvalidArgs("range outside the VMAR"));
+        }
+        let base = region.base + offset;
+        if !base.is_multiple_of(align.max(PAGE_SIZE)) {
+            return Err(Error::InvalidArgs("base not aligned as asked"));
+        }
+        Ok(base)
+    }
+
+    /// Chooses the base for `len` bytes in `region`.
+    fn place(&self, region: &Region, placement: Placement, len: u64) -> Result<u64> {
+        match placement {
+            Placement::Specific { offset, align } => {
+                if !is_page_aligned(offset) {
+                    return Err(Error::InvalidArgs("offset not page aligned"));
+                }
+                if !region.can_map_specific {
+                    return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
+                }
+                let base = self.specific_base(region, offset, len, align)?;
+                if !self.is_free(region, base, base + len) {
+                    return Err(Error::AlreadyExists("range already in use"));
+                }
+                Ok(base)
+            }
+            Placement::Anywhere { align, limit } => {
+                let align = align.max(PAGE_SIZE);
+                let end = region.base.saturating_add(limit).min(region.end());
+                self.find_spot(region, len, align)
+                    .filter(|b| b.checked_add(len).is_some_and(|e| e <= end))
+                    .or_else(|| self.find_spot_below(region, len, align, end))
+                    .ok_or(Error::NoResources("no room in the VMAR"))
+            }
+        }
+    }
+}
+
+impl<P: Platform> Drop for AddressSpace<P> {
+    fn drop(&mut self) {
+        // No translation tagged with this ASID may survive its reuse. (The
+        // page table frees its own table frames when it drops; the mappings
+        // release their VMOs.)
+        let mut batch = self.new_batch();
+        batch.add_address_space();
+        self.platform.flush_tlb(&batch);
+        self.asids.release(self.asid);
+    }
+}

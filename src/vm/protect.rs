@@ -1,0 +1,149 @@
+//! `zx_vmar_protect`'s range work: the check pass and the apply pass
+//! (SPEC §2 steps 6–8).
+//!
+//! Both passes run under the address-space lock. The check pass walks the
+//! range in address order, through sub-VMARs, and changes nothing. Then
+//! everything the apply pass could need is reserved: page-table frames for
+//! huge-page splits (summed over every range) and room in each mapping's
+//! protection-range list. The apply pass then cannot fail, so a protect
+//! either changes every permission it names or none.
+//!
+//! Snapshot VMOs may have an ancestor's frame mapped read-only in place of a
+//! page they have not copied yet. Granting `WRITE` must not make such a
+//! translation writable, so for mappings of those VMOs the translations get
+//! the new permissions without `WRITE`; the first write then faults, the
+//! page is copied (or, if it is already private, simply remapped writable),
+//! and no exit to user space happens.
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::mmu::{FrameReserve, MmuFlags};
+use crate::platform::Platform;
+
+use super::Perms;
+use super::aspace::{AddressSpace, mmu_flags};
+use super::region::Item;
+use super::slab::SlabId;
+
+/// Whether the handle used for a protect may reach into sub-VMARs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpChildren {
+    /// The handle has `ZX_RIGHT_OP_CHILDREN`.
+    Allowed,
+    /// It does not.
+    Denied,
+}
+
+impl<P: Platform> AddressSpace<P> {
+    /// Steps 6–8 of `zx_vmar_protect` on region `region` (whose handle
+    /// passed the rights and option checks): `len` is the caller's length,
+    /// not yet rounded.
+    ///
+    /// # Errors
+    ///
+    /// In order: `INVALID_ARGS` (length rounds to 0 or the range
+    /// overflows), `BAD_STATE` (VMAR destroyed), `INVALID_ARGS` (range
+    /// outside the VMAR), then from the check pass `NOT_FOUND` (a hole),
+    /// `ACCESS_DENIED` (beyond a mapping's maximum), `INVALID_ARGS` (a
+    /// mapping in a sub-VMAR without `OP_CHILDREN`), `ACCESS_DENIED` (an
+    /// upgrade inside a sub-VMAR); finally `NO_MEMORY` from the
+    /// reservation. On any error nothing changed.
+    pub fn protect(
+        &self,
+        region: SlabId,
+        base: u64,
+        len: u64,
+        perms: Perms,
+        op_children: OpChildren,
+    ) -> Result<()> {
+        let len = super::round_up_page(len)
+            .filter(|l| *l != 0)
+            .ok_or(Error::InvalidArgs("length rounds to 0 or overflows"))?;
+        let end = base
+            .checked_add(len)
+            .ok_or(Error::InvalidArgs("range overflows"))?;
+        let mut tree = self.tree.lock();
+        let r = tree.region(region)?;
+        if base < r.base || end > r.end() {
+            return Err(Error::InvalidArgs("range outside the VMAR"));
+        }
+
+        // Check pass: what to change, nothing changed.
+        let mut targets: Vec<(SlabId, u64, u64)> = Vec::new();
+        let mut cursor = base;
+        while cursor < end {
+            let (item, item_end) = tree.item_at(region, cursor);
+            let Item::Mapping { id, nested } = item else {
+                return Err(Error::NotFound("unmapped hole in the range"));
+            };
+            let m = tree
+                .mappings
+                .get(id)
+                .ok_or(Error::NotFound("unmapped hole in the range"))?;
+            let hi = item_end.min(end);
+            if !m.max.contains(perms) {
+                return Err(Error::AccessDenied(
+                    "beyond the mapping's maximum permissions",
+                ));
+            }
+            if nested {
+                if op_children == OpChildren::Denied {
+                    return Err(Error::InvalidArgs(
+                        "mapping in a sub-VMAR without OP_CHILDREN",
+                    ));
+                }
+                if !m.prot.all_contain(cursor, hi, m.end(), perms) {
+                    return Err(Error::AccessDenied("only downgrades inside sub-VMARs"));
+                }
+            }
+            targets.try_reserve(1)?;
+            targets.push((id, cursor, hi));
+            cursor = hi;
+        }
+
+        // Reserve everything the apply pass needs.
+        let frames = {
+            let pt = self.page_table.lock();
+            targets.iter().fold(0usize, |n, (_, lo, hi)| {
+                n.saturating_add(pt.frames_needed(*lo, hi - lo))
+            })
+        };
+        let mut reserve = FrameReserve::new(self.platform(), frames)?;
+        for (id, _, _) in &targets {
+            if let Some(m) = tree.mappings.get_mut(*id) {
+                let mb = m.base;
+                m.prot.reserve_for_set(mb)?;
+            }
+        }
+
+        // Apply pass: cannot fail.
+        let mut batch = self.new_batch();
+        {
+            let mut pt = self.page_table.lock();
+            for (id, lo, hi) in &targets {
+                let Some(m) = tree.mappings.get_mut(*id) else {
+                    continue;
+                };
+                let (mb, me) = (m.base, m.end());
+                m.prot.set(mb, me, *lo, *hi, perms);
+                let mut flags = mmu_flags(perms);
+                if m.vmo.may_share_frames() {
+                    flags.remove(MmuFlags::WRITE);
+                }
+                if pt
+                    .protect(*lo, hi - lo, flags, &mut batch, &mut reserve)
+                    .is_err()
+                {
+                    // Reserved above: a failure here is a crate bug. The
+                    // permission bookkeeping is already updated, and the
+                    // worst a stale translation can do is fault again.
+                    debug_assert!(false, "protect failed after reservation");
+                }
+            }
+        }
+        drop(tree);
+        self.flush(batch);
+        Ok(())
+    }
+}

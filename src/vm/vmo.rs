@@ -1,0 +1,710 @@
+//! Virtual memory objects.
+//!
+//! A VMO is a paged, zero-filled, demand-committed memory object. Every VMO
+//! created by `zx_vmo_create` roots a *VMO tree*; its slices and
+//! copy-on-write children join that tree. The whole tree shares one lock and
+//! one arena of nodes ([`Tree`]), as Zircon's VMO hierarchy shares one lock:
+//! a child can then read through its ancestors and a parent can reach its
+//! descendants' mappings without any lock-order question.
+//!
+//! # Pages and children
+//!
+//! - A node owns the frames in its `pages` map (page index → frame).
+//! - A *slice* owns no pages: every access goes to its parent at an offset,
+//!   both ways. Slices of resizable VMOs are refused (as in Zircon), so a
+//!   slice's window never loses pages.
+//! - A *snapshot* child (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`) starts
+//!   with no pages. Reads see the nearest ancestor's page (a read fault maps
+//!   that frame read-only); the first write copies it into the child. Until
+//!   then the child may see later writes to the parent, which the
+//!   "at least on write" contract allows. Offsets beyond the parent's size
+//!   read as zero.
+//!
+//! # Keeping translations valid
+//!
+//! Each node records the mappings that map it (`links`). Whenever the frame
+//! visible at an offset changes or goes away (copy-on-write, shrink) the
+//! crate first removes that range's translations from the node's mappings and
+//! from its descendants' (which may map the same frame read-only), flushing
+//! the TLBs, and only then frees or replaces the frame.
+//!
+//! A node lives while a [`Vmo`] refers to it or it has children; a dead node
+//! without children is removed and its frames freed.
+//!
+//! Lock: `Tree::inner` (third in the crate's order: after the handle table
+//! and the address-space tree, before page tables).
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use crate::error::{Error, Result};
+use crate::mmu::FrameMem;
+use crate::object::next_koid;
+use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
+
+use super::aspace::AddressSpace;
+use super::slab::{Slab, SlabId};
+use super::{page_count, round_up_page};
+
+/// The largest VMO size: sizes are rounded up to pages and page indexes must
+/// fit comfortably in 64 bits. (Zircon's limit is similar in spirit.)
+pub const MAX_VMO_SIZE: u64 = 1 << 48;
+
+/// How a child VMO relates to its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    /// A window onto the parent's pages (`ZX_VMO_CHILD_SLICE`).
+    Slice,
+    /// A copy-on-write snapshot (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`).
+    Snapshot,
+}
+
+/// Where a mapping of a VMO lives, so the VMO can remove its translations.
+pub(crate) struct Link<P: Platform> {
+    pub aspace: Weak<AddressSpace<P>>,
+    /// Virtual address of the mapping's first page.
+    pub base: u64,
+    /// VMO offset mapped at `base`.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// Identifies a mapping among a node's links: (address space id, mapping).
+pub(crate) type LinkKey = (u64, SlabId);
+
+struct Node<P: Platform> {
+    size: u64,
+    parent: Option<(SlabId, u64, ChildKind)>,
+    pages: BTreeMap<u64, PhysAddr>,
+    children: Vec<SlabId>,
+    links: BTreeMap<LinkKey, Link<P>>,
+    /// A [`Vmo`] refers to the node.
+    referenced: bool,
+}
+
+pub(crate) struct TreeInner<P: Platform> {
+    nodes: Slab<Node<P>>,
+}
+
+/// One VMO tree: a root VMO and all its descendants.
+pub(crate) struct Tree<P: Platform> {
+    platform: P,
+    inner: Mutex<TreeInner<P>>,
+}
+
+/// A frame found for an access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// The frame.
+    pub frame: PhysAddr,
+    /// Whether the frame may be mapped writable (false for an ancestor's
+    /// frame seen through a snapshot).
+    pub writable: bool,
+}
+
+/// A VMO handle object: one node of a VMO tree.
+pub struct Vmo<P: Platform> {
+    koid: u64,
+    tree: Arc<Tree<P>>,
+    node: SlabId,
+    resizable: bool,
+    kind: Option<ChildKind>,
+    /// The kernel keeps this VMO's pages and forbids children (restricted
+    /// state VMO).
+    pinned: bool,
+}
+
+impl<P: Platform> Vmo<P> {
+    /// Creates a zero-filled VMO of `size` bytes (rounded up to pages).
+    ///
+    /// # Errors
+    ///
+    /// `OUT_OF_RANGE` if the size is larger than [`MAX_VMO_SIZE`];
+    /// `NO_MEMORY` if an allocation fails.
+    pub fn create(platform: &P, size: u64, resizable: bool) -> Result<Arc<Vmo<P>>> {
+        Self::create_root(platform, size, resizable, false)
+    }
+
+    fn create_root(platform: &P, size: u64, resizable: bool, pinned: bool) -> Result<Arc<Vmo<P>>> {
+        let size = checked_size(size)?;
+        let tree = Arc::new(Tree {
+            platform: platform.clone(),
+            inner: Mutex::new(TreeInner {
+                nodes: Slab::default(),
+            }),
+        });
+        let node = tree.inner.lock().nodes.insert(Node {
+            size,
+            parent: None,
+            pages: BTreeMap::new(),
+            children: Vec::new(),
+            links: BTreeMap::new(),
+            referenced: true,
+        })?;
+        Ok(Arc::new(Vmo {
+            koid: next_koid(),
+            tree,
+            node,
+            resizable,
+            kind: None,
+            pinned,
+        }))
+    }
+
+    /// Creates the one-page, committed, non-resizable VMO that holds a
+    /// thread's restricted state. The kernel keeps page 0 for the VMO's life
+    /// and refuses children of it.
+    ///
+    /// # Errors
+    ///
+    /// `NO_MEMORY` if the VMO or its page cannot be allocated.
+    pub fn create_pinned_page(platform: &P) -> Result<(Arc<Vmo<P>>, PhysAddr)> {
+        let vmo = Vmo::create_root(platform, PAGE_SIZE, false, true)?;
+        let frame = {
+            let mut inner = vmo.tree.inner.lock();
+            vmo.tree.commit(&mut inner, vmo.node, 0)?.frame
+        };
+        Ok((vmo, frame))
+    }
+
+    /// The VMO's koid.
+    pub fn koid(&self) -> u64 {
+        self.koid
+    }
+
+    /// Whether the VMO was created `ZX_VMO_RESIZABLE`.
+    pub fn is_resizable(&self) -> bool {
+        self.resizable
+    }
+
+    /// Whether the kernel pins this VMO (restricted state).
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// The child kind, for a child VMO.
+    pub fn child_kind(&self) -> Option<ChildKind> {
+        self.kind
+    }
+
+    /// The VMO's size in bytes.
+    pub fn size(&self) -> u64 {
+        let inner = self.tree.inner.lock();
+        inner.nodes.get(self.node).map_or(0, |n| n.size)
+    }
+
+    /// Number of frames this VMO itself owns (not counting ancestors').
+    pub fn committed_pages(&self) -> usize {
+        let inner = self.tree.inner.lock();
+        inner.nodes.get(self.node).map_or(0, |n| n.pages.len())
+    }
+
+    pub(crate) fn platform(&self) -> &P {
+        &self.tree.platform
+    }
+
+    /// Whether `self` and `other` are the same VMO.
+    pub fn same_as(&self, other: &Vmo<P>) -> bool {
+        Arc::ptr_eq(&self.tree, &other.tree) && self.node == other.node
+    }
+
+    /// `zx_vmo_read`: copies `buf.len()` bytes at `offset` into `buf`.
+    /// Uncommitted pages read as zero and stay uncommitted.
+    ///
+    /// # Errors
+    ///
+    /// `OUT_OF_RANGE` if `[offset, offset + len)` is not inside the VMO.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let inner = self.tree.inner.lock();
+        self.tree
+            .check_range(&inner, self.node, offset, buf.len() as u64)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let in_page = (at % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
+            let chunk = &mut buf[done..done + n];
+            match self.tree.lookup(&inner, self.node, at / PAGE_SIZE) {
+                Some(frame) => {
+                    // SAFETY: the frame belongs to a node of this tree, whose
+                    // lock we hold, so it stays allocated while we read (1);
+                    // FrameMem is the only way the crate touches it (2).
+                    let mem = unsafe { FrameMem::new(&self.tree.platform, frame) };
+                    mem.read(in_page, chunk);
+                }
+                None => chunk.fill(0),
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_write`: copies `buf` into the VMO at `offset`, committing
+    /// pages (and copying snapshot pages) as needed.
+    ///
+    /// # Errors
+    ///
+    /// `OUT_OF_RANGE` if the range is not inside the VMO; `NO_MEMORY` if a
+    /// page cannot be committed (pages already written stay written).
+    pub fn write(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        let mut inner = self.tree.inner.lock();
+        self.tree
+            .check_range(&inner, self.node, offset, buf.len() as u64)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let in_page = (at % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
+            let frame = self
+                .tree
+                .commit(&mut inner, self.node, at / PAGE_SIZE)?
+                .frame;
+            // SAFETY: committed frame of this tree; lock held (1); only
+            // FrameMem access (2).
+            unsafe { FrameMem::new(&self.tree.platform, frame) }
+                .write(in_page, &buf[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_set_size`.
+    ///
+    /// # Errors
+    ///
+    /// `UNAVAILABLE` for a VMO not created resizable; `OUT_OF_RANGE` for a
+    /// size beyond [`MAX_VMO_SIZE`].
+    pub fn set_size(&self, size: u64) -> Result<()> {
+        if !self.resizable {
+            return Err(Error::Unavailable("VMO is not resizable"));
+        }
+        let size = checked_size(size)?;
+        let mut freed = Vec::new();
+        {
+            let mut inner = self.tree.inner.lock();
+            let old = inner.nodes.get(self.node).map_or(0, |n| n.size);
+            if size < old {
+                // Translations first, then the frames.
+                self.tree
+                    .range_change(&inner, self.node, size / PAGE_SIZE, page_count(old - size));
+                if let Some(node) = inner.nodes.get_mut(self.node) {
+                    let gone = node.pages.split_off(&(size / PAGE_SIZE));
+                    freed.extend(gone.into_values());
+                }
+            }
+            if let Some(node) = inner.nodes.get_mut(self.node) {
+                node.size = size;
+            }
+        }
+        for frame in freed {
+            self.tree.platform.free_frame(frame);
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_create_child` for `SLICE` and `SNAPSHOT_AT_LEAST_ON_WRITE`.
+    ///
+    /// # Errors
+    ///
+    /// `NOT_SUPPORTED` for a pinned (restricted-state) VMO or a slice of a
+    /// resizable VMO; `INVALID_ARGS` for an offset not page-aligned or a
+    /// slice not inside the parent; `OUT_OF_RANGE` for a size beyond [`MAX_VMO_SIZE`];
+    /// `NO_MEMORY`.
+    pub fn create_child(
+        self: &Arc<Self>,
+        kind: ChildKind,
+        offset: u64,
+        size: u64,
+        resizable: bool,
+    ) -> Result<Arc<Vmo<P>>> {
+        if self.pinned {
+            return Err(Error::NotSupported("the kernel pins this VMO"));
+        }
+        if kind == ChildKind::Slice && self.resizable {
+            return Err(Error::NotSupported("slice of a resizable VMO"));
+        }
+        if kind == ChildKind::Slice && resizable {
+            return Err(Error::InvalidArgs("a slice cannot be resizable"));
+        }
+        let size = checked_size(size)?;
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(Error::InvalidArgs("child offset not page aligned"));
+        }
+        offset
+            .checked_add(size)
+            .filter(|end| *end <= MAX_VMO_SIZE + PAGE_SIZE)
+            .ok_or(Error::OutOfRange("child range overflows"))?;
+        let mut inner = self.tree.inner.lock();
+        let parent_size = inner.nodes.get(self.node).map_or(0, |n| n.size);
+        if kind == ChildKind::Slice && offset + size > parent_size {
+            return Err(Error::InvalidArgs("slice beyond the parent"));
+        }
+        inner
+            .nodes
+            .get_mut(self.node)
+            .ok_or(Error::BadState("VMO node gone"))?
+            .children
+            .try_reserve(1)?;
+        let child = inner.nodes.insert(Node {
+            size,
+            parent: Some((self.node, offset, kind)),
+            pages: BTreeMap::new(),
+            children: Vec::new(),
+            links: BTreeMap::new(),
+            referenced: true,
+        })?;
+        if let Some(parent) = inner.nodes.get_mut(self.node) {
+            parent.children.push(child);
+        }
+        drop(inner);
+        Ok(Arc::new(Vmo {
+            koid: next_koid(),
+            tree: self.tree.clone(),
+            node: child,
+            resizable,
+            kind: Some(kind),
+            pinned: false,
+        }))
+    }
+
+    /// Finds the frame for the page at byte `offset` (committing it, or
+    /// copying it for a write to a snapshot) and runs `install` with it while
+    /// the VMO tree stays locked, so the translation `install` creates cannot
+    /// be made stale by a concurrent copy-on-write before it exists. Used by
+    /// the page-fault path.
+    ///
+    /// # Errors
+    ///
+    /// `OUT_OF_RANGE` beyond the VMO's size; `NO_MEMORY`; or what `install`
+    /// returns.
+    pub(crate) fn fault_in<R>(
+        &self,
+        offset: u64,
+        write: bool,
+        install: impl FnOnce(Resolved) -> Result<R>,
+    ) -> Result<R> {
+        let mut inner = self.tree.inner.lock();
+        self.tree.check_range(&inner, self.node, offset, 1)?;
+        let index = offset / PAGE_SIZE;
+        let resolved = if write {
+            self.tree.commit(&mut inner, self.node, index)?
+        } else {
+            self.tree.resolve_read(&mut inner, self.node, index)?
+        };
+        install(resolved)
+    }
+
+    /// Runs `f` with the frame holding byte `offset` for the duration of the
+    /// call, committing it first (`write`) or reading through (`!write`: an
+    /// absent page reads as zeroes, `f` gets `None`).
+    pub(crate) fn with_page<R>(
+        &self,
+        offset: u64,
+        write: bool,
+        f: impl FnOnce(Option<FrameMem<'_>>) -> R,
+    ) -> Result<R> {
+        let mut inner = self.tree.inner.lock();
+        self.tree.check_range(&inner, self.node, offset, 1)?;
+        let index = offset / PAGE_SIZE;
+        let frame = if write {
+            Some(self.tree.commit(&mut inner, self.node, index)?.frame)
+        } else {
+            self.tree.lookup(&inner, self.node, index)
+        };
+        // SAFETY: a frame of this tree, lock held for the whole call (1);
+        // FrameMem-only access (2).
+        let mem = frame.map(|f| unsafe { FrameMem::new(&self.tree.platform, f) });
+        Ok(f(mem))
+    }
+
+    /// Whether a mapping of this VMO may show an ancestor's frame (read-only)
+    /// in place of a page not yet copied: the VMO, seen through slices, is
+    /// a snapshot child.
+    pub(crate) fn may_share_frames(&self) -> bool {
+        let inner = self.tree.inner.lock();
+        self.tree
+            .owner(&inner, self.node, 0)
+            .ok()
+            .and_then(|(owner, _)| inner.nodes.get(owner))
+            .is_some_and(|n| matches!(n.parent, Some((_, _, ChildKind::Snapshot))))
+    }
+
+    /// Calls `f(offset, resolved)` for every page of `[offset, offset + len)`
+    /// (clipped to the VMO) that already has a visible frame, with the tree
+    /// locked throughout. Commits nothing.
+    pub(crate) fn for_each_committed(
+        &self,
+        offset: u64,
+        len: u64,
+        mut f: impl FnMut(u64, Resolved),
+    ) {
+        let inner = self.tree.inner.lock();
+        let size = inner.nodes.get(self.node).map_or(0, |n| n.size);
+        let end = offset.saturating_add(len).min(size);
+        let mut at = offset;
+        while at < end {
+            let index = at / PAGE_SIZE;
+            if let Ok((owner, owner_index)) = self.tree.owner(&inner, self.node, index) {
+                let own = inner
+                    .nodes
+                    .get(owner)
+                    .and_then(|n| n.pages.get(&owner_index));
+                if let Some(frame) = own {
+                    f(
+                        at,
+                        Resolved {
+                            frame: *frame,
+                            writable: true,
+                        },
+                    );
+                } else if let Some(frame) = self.tree.lookup(&inner, self.node, index) {
+                    f(
+                        at,
+                        Resolved {
+                            frame,
+                            writable: false,
+                        },
+                    );
+                }
+            }
+            at += PAGE_SIZE;
+        }
+    }
+
+    /// Records a mapping of this VMO.
+    pub(crate) fn add_link(&self, key: LinkKey, link: Link<P>) -> Result<()> {
+        let mut inner = self.tree.inner.lock();
+        let node = inner
+            .nodes
+            .get_mut(self.node)
+            .ok_or(Error::BadState("VMO node gone"))?;
+        node.links.insert(key, link);
+        Ok(())
+    }
+
+    /// Updates or removes (`None`) the record of a mapping.
+    pub(crate) fn set_link(&self, key: LinkKey, link: Option<Link<P>>) {
+        let mut inner = self.tree.inner.lock();
+        if let Some(node) = inner.nodes.get_mut(self.node) {
+            match link {
+                Some(l) => {
+                    node.links.insert(key, l);
+                }
+                None => {
+                    node.links.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl<P: Platform> Drop for Vmo<P> {
+    fn drop(&mut self) {
+        let mut freed = Vec::new();
+        {
+            let mut inner = self.tree.inner.lock();
+            if let Some(node) = inner.nodes.get_mut(self.node) {
+                node.referenced = false;
+            }
+            reap(&mut inner, self.node, &mut freed);
+        }
+        for frame in freed {
+            self.tree.platform.free_frame(frame);
+        }
+    }
+}
+
+/// Removes `id` and then its ancestors while they are unreferenced and
+/// childless, collecting their frames.
+fn reap<P: Platform>(inner: &mut TreeInner<P>, mut id: SlabId, freed: &mut Vec<PhysAddr>) {
+    loop {
+        let removable = inner
+            .nodes
+            .get(id)
+            .is_some_and(|n| !n.referenced && n.children.is_empty());
+        if !removable {
+            return;
+        }
+        let Some(node) = inner.nodes.remove(id) else {
+            return;
+        };
+        freed.extend(node.pages.into_values());
+        let Some((parent, _, _)) = node.parent else {
+            return;
+        };
+        if let Some(p) = inner.nodes.get_mut(parent) {
+            p.children.retain(|c| *c != id);
+        }
+        id = parent;
+    }
+}
+
+fn checked_size(size: u64) -> Result<u64> {
+    round_up_page(size)
+        .filter(|s| *s <= MAX_VMO_SIZE)
+        .ok_or(Error::OutOfRange("VMO size too large"))
+}
+
+impl<P: Platform> Tree<P> {
+    fn check_range(&self, inner: &TreeInner<P>, id: SlabId, offset: u64, len: u64) -> Result<()> {
+        let size = inner.nodes.get(id).map_or(0, |n| n.size);
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(()),
+            _ => Err(Error::OutOfRange("range beyond the VMO's size")),
+        }
+    }
+
+    /// The frame whose contents page `index` of `id` shows, if any, without
+    /// committing anything.
+    fn lookup(&self, inner: &TreeInner<P>, mut id: SlabId, mut index: u64) -> Option<PhysAddr> {
+        loop {
+            let node = inner.nodes.get(id)?;
+            if index >= page_count(node.size) {
+                return None;
+            }
+            if let Some(f) = node.pages.get(&index) {
+                return Some(*f);
+            }
+            let (parent, offset, _) = node.parent?;
+            index = index.checked_add(offset / PAGE_SIZE)?;
+            // A snapshot at an unaligned offset would straddle parent pages;
+            // create_child only makes page-aligned windows visible this way.
+            id = parent;
+        }
+    }
+
+    /// The frame for a read of page `index` of `id`: the nearest visible
+    /// frame (read-only if it is an ancestor's through a snapshot), else a
+    /// freshly committed zero page in the node that owns the offset.
+    fn resolve_read(&self, inner: &mut TreeInner<P>, id: SlabId, index: u64) -> Result<Resolved> {
+        let (owner, owner_index) = self.owner(inner, id, index)?;
+        let owner_node = inner
+            .nodes
+            .get(owner)
+            .ok_or(Error::BadState("VMO node gone"))?;
+        if let Some(f) = owner_node.pages.get(&owner_index) {
+            return Ok(Resolved {
+                frame: *f,
+                writable: true,
+            });
+        }
+        if let Some(frame) = owner_node
+            .parent
+            .filter(|(_, _, k)| *k == ChildKind::Snapshot)
+            .and_then(|(p, off, _)| self.lookup(inner, p, owner_index + off / PAGE_SIZE))
+        {
+            return Ok(Resolved {
+                frame,
+                writable: false,
+            });
+        }
+        self.commit(inner, id, index)
+    }
+
+    /// Follows slices up to the node that owns page `index` of `id`.
+    fn owner(&self, inner: &TreeInner<P>, mut id: SlabId, mut index: u64) -> Result<(SlabId, u64)> {
+        loop {
+            let node = inner
+                .nodes
+                .get(id)
+                .ok_or(Error::BadState("VMO node gone"))?;
+            match node.parent {
+                Some((parent, offset, ChildKind::Slice)) => {
+                    index += offset / PAGE_SIZE;
+                    id = parent;
+                }
+                _ => return Ok((id, index)),
+            }
+        }
+    }
+
+    /// Makes page `index` of `id` an owned, writable frame: through slices
+    /// to the owning node; there, an existing page, or a copy of the visible
+    /// ancestor page (snapshot), or a zero page.
+    fn commit(&self, inner: &mut TreeInner<P>, id: SlabId, index: u64) -> Result<Resolved> {
+        let (owner, owner_index) = self.owner(inner, id, index)?;
+        let node = inner
+            .nodes
+            .get(owner)
+            .ok_or(Error::BadState("VMO node gone"))?;
+        if let Some(f) = node.pages.get(&owner_index) {
+            return Ok(Resolved {
+                frame: *f,
+                writable: true,
+            });
+        }
+        let source = match node.parent {
+            Some((p, off, ChildKind::Snapshot)) => {
+                self.lookup(inner, p, owner_index + off / PAGE_SIZE)
+            }
+            _ => None,
+        };
+        let frame = self.platform.alloc_frame().ok_or(Error::NoMemory)?;
+        // SAFETY: freshly allocated frame, owned by us until inserted below
+        // (1); FrameMem-only access (2). `source` is a live frame of this
+        // tree, whose lock we hold.
+        let mem = unsafe { FrameMem::new(&self.platform, frame) };
+        match source {
+            // SAFETY: as above.
+            Some(src) => mem.copy_from(&unsafe { FrameMem::new(&self.platform, src) }),
+            None => mem.zero(),
+        }
+        if source.is_some() {
+            // The owner's mappings (and its descendants') may map the
+            // ancestor's frame read-only: drop those translations first.
+            self.range_change(inner, owner, owner_index, 1);
+        }
+        match inner.nodes.get_mut(owner) {
+            Some(node) => {
+                node.pages.insert(owner_index, frame);
+            }
+            None => {
+                self.platform.free_frame(frame);
+                return Err(Error::BadState("VMO node gone"));
+            }
+        }
+        Ok(Resolved {
+            frame,
+            writable: true,
+        })
+    }
+
+    /// Removes the translations of pages `[first, first + count)` of `id`
+    /// from every mapping of `id` and of its descendants. Iterative: the
+    /// depth of a VMO tree is up to user space.
+    fn range_change(&self, inner: &TreeInner<P>, id: SlabId, first: u64, count: u64) {
+        let mut work = Vec::new();
+        let mut next = Some((id, first, count));
+        while let Some((id, first, count)) = next.take().or_else(|| work.pop()) {
+            let Some(node) = inner.nodes.get(id) else {
+                continue;
+            };
+            let start = first.saturating_mul(PAGE_SIZE);
+            let end = first.saturating_add(count).saturating_mul(PAGE_SIZE);
+            for link in node.links.values() {
+                let lo = link.offset.max(start);
+                let hi = link.offset.saturating_add(link.len).min(end);
+                if lo < hi
+                    && let Some(aspace) = link.aspace.upgrade()
+                {
+                    aspace.unmap_translations(link.base + (lo - link.offset), hi - lo);
+                }
+            }
+            for child in &node.children {
+                let Some((_, offset, _)) = inner.nodes.get(*child).and_then(|c| c.parent) else {
+                    continue;
+                };
+                let off_pages = offset / PAGE_SIZE;
+                let c_first = first.saturating_sub(off_pages);
+                let c_end = first.saturating_add(count).saturating_sub(off_pages);
+                if c_end > c_first {
+                    work.push((*child, c_first, c_end - c_first));
+                }
+            }
+        }
+    }
+}
