@@ -11,9 +11,9 @@
 //! The next `syscall`, exception or interrupt from ring 3 lands in the
 //! crate's entry code, which stores every user register back into the
 //! context, puts the kernel stack back and returns from `run_user` as if
-//! from an ordinary call. The kernel thread's stack is therefore the only
-//! kernel stack ring 3 ever traps onto, and nothing of the trap outlives
-//! `run_user`.
+//! from an ordinary call. Apart from vectors the host gives an IST stack,
+//! the kernel thread's stack is therefore the only kernel stack ring 3
+//! ever traps onto, and nothing of the trap outlives `run_user`.
 //!
 //! Return path: `sysretq` only when it loses nothing — `rip` in the lower
 //! canonical half, `rcx == rip` and `r11 == rflags` (exactly what a
@@ -35,11 +35,12 @@
 //!    `SFMASK` = [`SFMASK`](super::syscall::SFMASK) (at least IF, TF, DF,
 //!    AC, NT); [`init_syscall_msrs`](super::syscall::init_syscall_msrs) does
 //!    all four.
-//! 3. **IDT** filled by [`fill_idt`](super::idt::fill_idt) (the host may
-//!    then override vectors it handles itself, as long as it never lets a
-//!    ring-3 trap reach its own handler), and a kernel-mode handler
-//!    registered with
-//!    [`set_kernel_trap_handler`](super::idt::set_kernel_trap_handler).
+//! 3. **IDT** filled by [`fill_idt`](super::idt::fill_idt), and a handler
+//!    for traps taken in ring 0 registered with
+//!    [`set_kernel_trap_handler`](super::idt::set_kernel_trap_handler). A
+//!    host may point a vector at its own handler only if that vector can
+//!    never fire while ring 3 runs: its handler could not get back into
+//!    `run_user`.
 //!    NMI (2), `#DF` (8) and `#MC` (18) should use IST stacks: they can
 //!    arrive in the few instructions where `rsp` still holds the user's
 //!    value (right after `syscall`, right before `sysretq`).
