@@ -2,15 +2,22 @@
 //!
 //! Modules: `context` (the [`UserContext`] the trap path saves),
 //! `paging` (the 4 KiB-granule translation-table format), `tlb` (the
-//! broadcast `tlbi` sequences for a host's `Platform::flush_tlb`).
+//! broadcast `tlbi` sequences for a host's `Platform::flush_tlb`), `entry`
+//! ([`run_user`], the vector table, ESR classification and the host
+//! obligations of the trap path); the trap-path assembly sits in a private
+//! `entry_asm` module.
 //! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
+pub mod entry;
+#[cfg(target_arch = "aarch64")]
+mod entry_asm;
 pub mod paging;
 pub mod restricted;
 pub mod tlb;
 
 pub use context::UserContext;
+pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_addr};
 pub use paging::Aarch64Paging;
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};

@@ -2,16 +2,27 @@
 //!
 //! Modules: `context` (the [`UserContext`] the trap path saves),
 //! `paging` (the 4-level page-table format), `tlb` (`invlpg`/`invpcid`/CR3
-//! reload for a host's TLB shootdown).
+//! reload for a host's TLB shootdown), `entry` ([`run_user`] and the host
+//! obligations of the trap path), `idt` (gates, stubs, the ring-0 trap
+//! hook), `syscall` (selectors and the syscall MSRs); the trap-path
+//! assembly sits in a private `entry_asm` module.
 //! See `arch/PAGING.md` for how the formats encode permissions.
 
 mod context;
+pub mod entry;
+#[cfg(target_arch = "x86_64")]
+mod entry_asm;
+pub mod idt;
 pub mod paging;
 pub mod restricted;
+pub mod syscall;
 pub mod tlb;
 
 pub use context::UserContext;
+pub use entry::{BaseAccess, PerCpu, install_per_cpu, run_user};
+pub use idt::{IdtGate, KernelFrame, fill_idt, set_kernel_trap_handler};
 pub use paging::X86_64Paging;
+pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};
 use crate::arch::Arch;

@@ -3,8 +3,13 @@
 //! - `cargo xtask test`: everything a change must pass (formatting, clippy
 //!   on the host and both bare-metal targets, host tests, rustdoc, the
 //!   bare-metal builds). Installs the rustup targets and components it needs.
-//! - `cargo xtask run [--arch x86_64|aarch64]`: boots the demo kernel in QEMU.
+//!   Last, the `qemu` stage boots `tests/hobby-kernel` on x86_64 (twice:
+//!   default CPU and `-cpu max`) and aarch64 and checks its report
+//!   (installing QEMU with apt-get when run as root and it is missing).
+//! - `cargo xtask run [--arch x86_64|aarch64] [-- <qemu args>]`: builds the
+//!   hobby kernel and boots it in QEMU, streaming its serial output.
 
+mod qemu;
 mod util;
 
 use std::process::ExitCode;
@@ -17,6 +22,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -37,7 +43,10 @@ fn main() -> ExitCode {
 fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
-         test    run every check a change must pass\n\
+         test    run every check a change must pass (ends by booting the\n\
+         \x20       hobby kernel in QEMU on both arches)\n\
+         run     [--arch x86_64|aarch64] [-- <qemu args>]: boot the hobby\n\
+         \x20       kernel in QEMU (default x86_64)\n\
          help    this text"
     );
 }
@@ -129,6 +138,8 @@ fn test(args: &[String]) -> Result<(), Failure> {
         ])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
+    util::stage("qemu");
+    qemu::test_all()?;
     util::stage("all checks passed");
     Ok(())
 }

@@ -1,0 +1,68 @@
+//! The aarch64 kernel: boot at EL1 with the kernel in TTBR1, the crate's
+//! vector table, user pages in TTBR0, the smoke scenario, and the console
+//! on the PL011 UART of `-M virt` (physical 0x0900_0000).
+
+mod boot;
+mod cpu;
+mod paging;
+mod scenario;
+mod user;
+
+use core::fmt;
+
+use paging::KERNEL_VMA;
+
+use crate::memory::FrameAllocator;
+use crate::report::Report;
+
+/// Called by `boot.rs` at EL1, MMU on, running at the TTBR1 address, on the
+/// boot stack, with the exception level QEMU started it at.
+pub extern "C" fn kernel_main(boot_el: u64) -> ! {
+    kprintln!(
+        "hobby-kernel aarch64: started at EL{boot_el}, running at EL1, kernel in TTBR1, user space in TTBR0"
+    );
+    // SAFETY: first thing after boot, at EL1 with SPSel = 1, DAIF masked.
+    unsafe { cpu::init() };
+    let mut frames = FrameAllocator::new();
+    paging::init_frames(&mut frames);
+    kprintln!("# memory: {} free frames", frames.available());
+    let pages = paging::map_user(&mut frames, user::blob());
+    let gic = cpu::Gic::new();
+
+    let mut report = Report::new(Console);
+    let mut env = scenario::Env { pages, gic };
+    scenario::run(&mut report, &mut env);
+    let outcome = report.finish();
+    cpu::exit(outcome.into())
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    kprintln!("# panic: {info}");
+    cpu::exit(cpu::ExitCode::Crashed)
+}
+
+const UART: u64 = KERNEL_VMA + 0x0900_0000;
+const DR: u64 = 0x00;
+const FR: u64 = 0x18;
+const FR_TXFF: u32 = 1 << 5;
+
+fn put(byte: u8) {
+    // SAFETY: the UART's registers are mapped as device memory in the
+    // boot tables for the kernel's whole life; polling FR and writing DR
+    // only affect the serial line.
+    unsafe {
+        while ((UART + FR) as *const u32).read_volatile() & FR_TXFF != 0 {}
+        ((UART + DR) as *mut u32).write_volatile(u32::from(byte));
+    }
+}
+
+/// Writes to the PL011.
+pub struct Console;
+
+impl fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        s.bytes().for_each(put);
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+//! Memory for the kernel: a physical frame allocator and the heap.
+//!
+//! [`FrameAllocator`]: bump allocation over a few RAM ranges, plus a small
+//! stack of freed frames that is reused first. Pure arithmetic over
+//! physical addresses (it never touches the frames), so it is unit-tested
+//! on the host. The arch code feeds it the RAM it found (x86_64: the PVH
+//! memory map; aarch64: a fixed range above the image) minus the kernel
+//! image.
+//!
+//! The heap (bare metal only): a bump allocator over a static arena that
+//! starts over when every allocation has been freed. `zx-subsystem` uses
+//! `alloc` (its objects live in `Arc`s), so the kernel needs a global
+//! allocator even before it creates any object. The smoke scenario
+//! allocates little; a real host replaces this with its own heap.
+
+/// Size of a frame.
+pub const FRAME_SIZE: u64 = 4096;
+
+const MAX_RANGES: usize = 16;
+const FREE_CAPACITY: usize = 256;
+
+/// Hands out 4 KiB physical frames.
+pub struct FrameAllocator {
+    ranges: [(u64, u64); MAX_RANGES],
+    nranges: usize,
+    /// Index of the range being bumped through.
+    current: usize,
+    /// Next frame in `ranges[current]`.
+    next: u64,
+    free: [u64; FREE_CAPACITY],
+    nfree: usize,
+}
+
+impl FrameAllocator {
+    /// An allocator with no memory.
+    pub const fn new() -> Self {
+        FrameAllocator {
+            ranges: [(0, 0); MAX_RANGES],
+            nranges: 0,
+            current: 0,
+            next: 0,
+            free: [0; FREE_CAPACITY],
+            nfree: 0,
+        }
+    }
+
+    /// Adds the whole frames inside `[start, end)`. Returns whether they
+    /// were added (an empty range, or no room for another range, adds
+    /// nothing).
+    pub fn add_range(&mut self, start: u64, end: u64) -> bool {
+        let Some(start) = start.checked_next_multiple_of(FRAME_SIZE) else {
+            return false;
+        };
+        let end = end - end % FRAME_SIZE;
+        if start >= end || self.nranges == MAX_RANGES {
+            return false;
+        }
+        self.ranges[self.nranges] = (start, end);
+        if self.nranges == self.current {
+            self.next = start;
+        }
+        self.nranges += 1;
+        true
+    }
+
+    /// One frame, or `None` when memory is exhausted.
+    pub fn alloc(&mut self) -> Option<u64> {
+        if self.nfree > 0 {
+            self.nfree -= 1;
+            return Some(self.free[self.nfree]);
+        }
+        while self.current < self.nranges {
+            let (_, end) = self.ranges[self.current];
+            if self.next < end {
+                let frame = self.next;
+                self.next += FRAME_SIZE;
+                return Some(frame);
+            }
+            self.current += 1;
+            if self.current < self.nranges {
+                self.next = self.ranges[self.current].0;
+            }
+        }
+        None
+    }
+
+    /// Gives a frame back. Frames beyond the free stack's capacity are
+    /// leaked (this is a smoke-test kernel).
+    #[allow(
+        dead_code,
+        reason = "the kernel frees nothing yet; a Platform impl will"
+    )]
+    pub fn free(&mut self, frame: u64) {
+        debug_assert_eq!(frame % FRAME_SIZE, 0);
+        if self.nfree < FREE_CAPACITY {
+            self.free[self.nfree] = frame;
+            self.nfree += 1;
+        }
+    }
+
+    /// Frames still available (bump ranges plus the free stack).
+    pub fn available(&self) -> u64 {
+        let mut n = self.nfree as u64;
+        for (i, &(start, end)) in self.ranges[..self.nranges].iter().enumerate() {
+            if i > self.current {
+                n += (end - start) / FRAME_SIZE;
+            } else if i == self.current {
+                n += (end - self.next) / FRAME_SIZE;
+            }
+        }
+        n
+    }
+}
+
+#[cfg(target_os = "none")]
+mod heap {
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    const HEAP_SIZE: usize = 1 << 20;
+
+    #[repr(C, align(4096))]
+    struct Arena(UnsafeCell<[u8; HEAP_SIZE]>);
+
+    /// The arena and its state: one word holding the bump offset (low 32 bits)
+    /// and the number of live blocks (high 32 bits), so that "the last block
+    /// was freed, start over" and "reserve the next block" cannot interleave.
+    struct BumpHeap {
+        arena: Arena,
+        state: AtomicU64,
+    }
+
+    // SAFETY: the arena is only handed out in disjoint pieces, reserved with a
+    // compare-exchange on `state`.
+    unsafe impl Sync for BumpHeap {}
+
+    #[global_allocator]
+    static HEAP: BumpHeap = BumpHeap {
+        arena: Arena(UnsafeCell::new([0; HEAP_SIZE])),
+        state: AtomicU64::new(0),
+    };
+
+    const LIVE_ONE: u64 = 1 << 32;
+
+    // SAFETY: `alloc` returns blocks inside the arena, aligned as asked, that
+    // no other live block overlaps: the bump offset only grows while any block
+    // is live, and drops to 0 only in the same atomic step that takes the live
+    // count from 1 to 0.
+    unsafe impl GlobalAlloc for BumpHeap {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let base = self.arena.0.get() as usize;
+            let mut state = self.state.load(Ordering::Relaxed);
+            loop {
+                let next = (state & 0xffff_ffff) as usize;
+                let Some(start) = (base + next).checked_next_multiple_of(layout.align()) else {
+                    return core::ptr::null_mut();
+                };
+                let offset = start - base;
+                let end = match offset.checked_add(layout.size()) {
+                    Some(end) if end <= HEAP_SIZE => end,
+                    _ => return core::ptr::null_mut(),
+                };
+                let new = (state & !0xffff_ffff) + LIVE_ONE + end as u64;
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return self.arena.0.get().cast::<u8>().wrapping_add(offset),
+                    Err(now) => state = now,
+                }
+            }
+        }
+
+        unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {
+            let _ = self
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
+                    let live = (state >> 32) - 1;
+                    Some(if live == 0 { 0 } else { state - LIVE_ONE })
+                });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bumps_through_ranges_in_order() {
+        let mut f = FrameAllocator::new();
+        assert!(f.add_range(0x1800, 0x4000)); // frames 0x2000, 0x3000
+        assert!(!f.add_range(0x5000, 0x5fff)); // no whole frame
+        assert!(f.add_range(0x10000, 0x11000));
+        assert_eq!(f.available(), 3);
+        assert_eq!(f.alloc(), Some(0x2000));
+        assert_eq!(f.alloc(), Some(0x3000));
+        assert_eq!(f.alloc(), Some(0x10000));
+        assert_eq!(f.alloc(), None);
+        assert_eq!(f.available(), 0);
+    }
+
+    #[test]
+    fn freed_frames_come_back_first() {
+        let mut f = FrameAllocator::new();
+        f.add_range(0, 0x3000);
+        let a = f.alloc().unwrap();
+        let b = f.alloc().unwrap();
+        f.free(a);
+        assert_eq!(f.available(), 2);
+        assert_eq!(f.alloc(), Some(a));
+        assert_eq!(f.alloc(), Some(0x2000));
+        assert_ne!(b, 0x2000);
+        assert_eq!(f.alloc(), None);
+    }
+
+    #[test]
+    fn range_at_the_top_of_the_address_space() {
+        let mut f = FrameAllocator::new();
+        assert!(!f.add_range(u64::MAX - 10, u64::MAX));
+        assert!(f.add_range(u64::MAX - 0x2fff, u64::MAX));
+        assert_eq!(f.alloc(), Some(0xffff_ffff_ffff_d000));
+        assert_eq!(f.alloc(), Some(0xffff_ffff_ffff_e000));
+        assert_eq!(f.alloc(), None);
+    }
+}
