@@ -206,8 +206,17 @@ pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()
 
 /// Decodes the placement of a map or allocate (after the option bits were
 /// validated): `INVALID_ARGS` for `SPECIFIC` with `OFFSET_IS_UPPER_LIMIT`,
-/// or an offset without either.
-fn placement(options: VmOptions, offset: u64) -> Result<Placement> {
+/// or an offset without either. Zircon makes these checks under the region
+/// lock, after `BAD_STATE`; so on an error the VMAR's state is reported
+/// first.
+fn placement<P: Platform>(vmar: &Vmar<P>, options: VmOptions, offset: u64) -> Result<Placement> {
+    decode_placement(options, offset).or_else(|e| {
+        vmar.range()?;
+        Err(e)
+    })
+}
+
+fn decode_placement(options: VmOptions, offset: u64) -> Result<Placement> {
     let align = match options.align_log2() {
         Ok(None) => PAGE_SIZE,
         Ok(Some(log2)) => 1u64 << log2,
@@ -218,7 +227,7 @@ fn placement(options: VmOptions, offset: u64) -> Result<Placement> {
     match (specific, upper) {
         (true, true) => Err(Error::InvalidArgs("SPECIFIC with OFFSET_IS_UPPER_LIMIT")),
         (true, false) => Ok(Placement::Specific { offset, align }),
-        (false, true) => Ok(Placement::Anywhere {
+        (false, true) => Ok(Placement::UpperLimit {
             align,
             limit: offset,
         }),
@@ -285,7 +294,7 @@ pub(super) fn vmar_allocate<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     if !allowed.contains(options) {
         return Err(Error::InvalidArgs("option not allowed on allocate"));
     }
-    let place = placement(options, offset)?;
+    let place = placement(&vmar, options, offset)?;
     let aspace = vmar.aspace().clone();
     let (region, base, koid) = aspace.allocate(
         vmar.region(),
@@ -362,7 +371,7 @@ pub(super) fn vmar_map<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     vmo_offset
         .checked_add(len)
         .ok_or(Error::OutOfRange("VMO offset + length overflows"))?;
-    let place = placement(options, vmar_offset)?;
+    let place = placement(&vmar, options, vmar_offset)?;
     let aspace = vmar.aspace().clone();
     let base = aspace.map(
         vmar.region(),
