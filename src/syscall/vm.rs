@@ -172,8 +172,13 @@ pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()
         .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::DUPLICATE | Rights::READ)?;
     let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
     let kind = if options & ZX_VMO_CHILD_SLICE != 0 {
-        if options != ZX_VMO_CHILD_SLICE {
+        // Zircon allows NO_WRITE with SLICE; this crate does not support
+        // NO_WRITE (as for snapshots).
+        if options & !(ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_NO_WRITE) != 0 {
             return Err(Error::InvalidArgs("SLICE takes no other option"));
+        }
+        if options & ZX_VMO_CHILD_NO_WRITE != 0 {
+            return Err(Error::NotSupported("NO_WRITE children"));
         }
         ChildKind::Slice
     } else {
