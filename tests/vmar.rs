@@ -837,7 +837,141 @@ fn offset_is_upper_limit<A: Arch>() {
     assert_eq!(env.vmar_allocate(plain, CAN_RW, 0, P).map(|_| ()), Ok(()));
 }
 
+/// A map or allocate whose out-pointer is bad leaves no mapping or VMAR
+/// behind: the same range can be used again at once.
+fn bad_out_pointer_leaves_nothing<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(4 * P, 0).unwrap();
+    let (small, base) = env
+        .vmar_allocate(env.root_vmar, CAN_RW | ZX_VM_CAN_MAP_SPECIFIC, 0, 4 * P)
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            map_raw(&env, small, RW, 0, vmo, 0, 4 * P, BAD_OUT),
+            Err(Status::InvalidArgs)
+        );
+        assert_eq!(
+            map_raw(&env, small, RW, 0, vmo, 0, 4 * P, 0),
+            Err(Status::InvalidArgs)
+        );
+        for (h, a) in [(env.out(2), BAD_OUT), (BAD_OUT, env.out(3))] {
+            assert_eq!(
+                env.call_ok(
+                    SyscallNumber::VmarAllocate,
+                    &[small as u64, CAN_RW as u64, 0, 4 * P, h, a],
+                ),
+                Err(Status::InvalidArgs)
+            );
+        }
+    }
+    assert_eq!(env.probe_read(base), Err(Status::NotFound));
+    let a = env.vmar_map(small, RW, 0, vmo, 0, 4 * P).unwrap();
+    assert_eq!(a, base);
+    env.unmap(small, a, 4 * P).unwrap();
+    let (_, b) = env.vmar_allocate(small, CAN_RW, 0, 4 * P).unwrap();
+    assert_eq!(b, base);
+}
+
+/// Unmap and destroy invalidate the TLB: a translation cached by a write is
+/// gone, and the soft MMU (without the fault handler) refuses the access.
+fn unmap_and_destroy_invalidate_tlb<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(4 * P, 0).unwrap();
+    let aspace = env.process.aspace();
+    let asid = aspace.asid();
+    let cached = |a: u64| {
+        for i in 0..4 {
+            env.cpu_write(a + i * P, &[1]).unwrap();
+            assert!(env.sim.tlb_holds(asid, a + i * P));
+        }
+    };
+    let gone = |a: u64, what: &str| {
+        for i in 0..4 {
+            assert!(
+                !env.sim.tlb_holds(asid, a + i * P),
+                "{what}: page {i} still cached"
+            );
+            let r = env
+                .sim
+                .user_write(aspace.root_table(), asid, a + i * P, &[2]);
+            assert!(r.is_err(), "{what}: page {i} still writable");
+        }
+    };
+    let a = env.vmar_map(env.root_vmar, RW, 0, vmo, 0, 4 * P).unwrap();
+    cached(a);
+    env.unmap(env.root_vmar, a, 4 * P).unwrap();
+    gone(a, "unmap");
+    let (sub, _) = env.vmar_allocate(env.root_vmar, CAN_RW, 0, 4 * P).unwrap();
+    let a = env.vmar_map(sub, RW, 0, vmo, 0, 4 * P).unwrap();
+    cached(a);
+    destroy(&env, sub).unwrap();
+    gone(a, "destroy");
+    let a = env.vmar_map(env.root_vmar, RW, 0, vmo, 0, 4 * P).unwrap();
+    cached(a);
+    env.vmar_map(
+        env.root_vmar,
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+        a - env.process.root_vmar().range().unwrap().0,
+        vmo,
+        0,
+        4 * P,
+    )
+    .unwrap();
+    gone(a, "overwrite");
+    assert_eq!(vmo_byte(&env, vmo, 0), 1);
+}
+
+/// A mapping cut by unmap keeps the protections of what remains.
+fn unmap_keeps_protection_of_the_rest<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmar = env.root_vmar;
+    let vmo = env.vmo_create(6 * P, 0).unwrap();
+    let a = env.vmar_map(vmar, RW, 0, vmo, 0, 6 * P).unwrap();
+    // [RW, R, RW, 0, R, RW]
+    env.protect(vmar, ZX_VM_PERM_READ, a + P, P).unwrap();
+    env.protect(vmar, 0, a + 3 * P, P).unwrap();
+    env.protect(vmar, ZX_VM_PERM_READ, a + 4 * P, P).unwrap();
+    let rw = (Ok(0), Ok(()));
+    let r = (Ok(0), Err(Status::AccessDenied));
+    let none = (Err(Status::AccessDenied), Err(Status::AccessDenied));
+    let nf = (Err(Status::NotFound), Err(Status::NotFound));
+    assert_eq!(access_map(&env, a, 6), [rw, r, rw, none, r, rw]);
+    env.unmap(vmar, a + 2 * P, P).unwrap();
+    assert_eq!(access_map(&env, a, 6), [rw, r, nf, none, r, rw]);
+    env.unmap(vmar, a, P).unwrap();
+    env.unmap(vmar, a + 5 * P, P).unwrap();
+    assert_eq!(access_map(&env, a, 6), [nf, r, nf, none, r, nf]);
+    // The pieces are separate mappings: protect across the gap is NOT_FOUND.
+    assert_eq!(
+        env.protect(vmar, ZX_VM_PERM_READ, a + P, 4 * P),
+        Err(Status::NotFound)
+    );
+    assert_eq!(env.protect(vmar, RW, a + 3 * P, 2 * P), Ok(()));
+    assert_eq!(access_map(&env, a, 6), [nf, r, nf, rw, rw, nf]);
+}
+
+/// Mapping with permissions 0 needs no right on the VMAR handle (Zircon's
+/// `vmar_map_common` asks only for the rights of the requested
+/// permissions), and the mapping's maximum still comes from the handles.
+fn map_needs_only_the_rights_asked_for<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(P, 0).unwrap();
+    let none = env.duplicate(env.root_vmar, 0).unwrap();
+    let a = env.vmar_map(none, 0, 0, vmo, 0, P).unwrap();
+    assert_eq!(env.probe_read(a), Err(Status::AccessDenied));
+    // The maximum is empty: nothing can be granted later.
+    assert_eq!(
+        env.protect(env.root_vmar, ZX_VM_PERM_READ, a, P),
+        Err(Status::AccessDenied)
+    );
+    assert_eq!(env.unmap(none, a, P), Ok(()));
+}
+
 both_arches!(
+    bad_out_pointer_leaves_nothing,
+    unmap_and_destroy_invalidate_tlb,
+    unmap_keeps_protection_of_the_rest,
+    map_needs_only_the_rights_asked_for,
     invalid_args,
     offset_is_upper_limit,
     unaligned_len,
