@@ -155,7 +155,7 @@ fn map_rejects_bad_arguments<A: Arch>() {
         &mut b
     )));
     assert!(bad(pt.map(
-        u64::MAX & !0xfff,
+        !0xfff_u64,
         pa(0),
         PageSize::Size4K,
         URW,
@@ -164,7 +164,7 @@ fn map_rejects_bad_arguments<A: Arch>() {
     assert!(bad(pt.map(1 << 48, pa(0), PageSize::Size4K, URW, &mut b)));
     assert!(bad(pt.map(
         0x1000,
-        pa(u64::MAX & !0xfff),
+        pa(!0xfff_u64),
         PageSize::Size4K,
         URW,
         &mut b
@@ -261,14 +261,8 @@ fn protect_round_trip<A: Arch>() {
     let mut r = FrameReserve::empty(&sim);
     assert!(pt.protect(0x100_0001, K4, UR, &mut b, &mut r).is_err());
     assert!(pt.protect(0x100_0000, 0x800, UR, &mut b, &mut r).is_err());
-    assert!(
-        pt.protect(u64::MAX & !0xfff, 2 * K4, UR, &mut b, &mut r)
-            .is_err()
-    );
-    assert!(
-        pt.unmap(0x100_0000, u64::MAX & !0xfff, &mut b, &mut r)
-            .is_err()
-    );
+    assert!(pt.protect(!0xfff_u64, 2 * K4, UR, &mut b, &mut r).is_err());
+    assert!(pt.unmap(0x100_0000, !0xfff_u64, &mut b, &mut r).is_err());
     assert!(pt.protect(0x100_0000, 0, UR, &mut b, &mut r).is_ok());
     assert!(b.is_empty());
 }

@@ -23,20 +23,19 @@ use zx_subsystem::syscall::SyscallNumber;
 
 const BAD_OUT: u64 = 1;
 
-/// A raw `zx_vmar_map` with an explicit out pointer.
+/// A raw `zx_vmar_map` of `len` bytes from VMO offset 0, placed anywhere,
+/// with an explicit out pointer.
 fn map_raw<A: Arch>(
     env: &Env<A>,
     vmar: u32,
     opts: u32,
-    off: u64,
     vmo: u32,
-    vmo_off: u64,
     len: u64,
     out: u64,
 ) -> Result<(), Status> {
     env.call_ok(
         SyscallNumber::VmarMap,
-        &[vmar as u64, opts as u64, off, vmo as u64, vmo_off, len, out],
+        &[vmar as u64, opts as u64, 0, vmo as u64, 0, len, out],
     )
 }
 
@@ -131,7 +130,7 @@ fn invalid_args<A: Arch>() {
         Err(Status::InvalidArgs)
     );
     assert_eq!(
-        map_raw(&env, vmar, RW, 0, vmo, 0, 4 * P, BAD_OUT),
+        map_raw(&env, vmar, RW, vmo, 4 * P, BAD_OUT),
         Err(Status::InvalidArgs)
     );
     assert_eq!(env.sim.frames_allocated(), before);
@@ -847,11 +846,11 @@ fn bad_out_pointer_leaves_nothing<A: Arch>() {
         .unwrap();
     for _ in 0..3 {
         assert_eq!(
-            map_raw(&env, small, RW, 0, vmo, 0, 4 * P, BAD_OUT),
+            map_raw(&env, small, RW, vmo, 4 * P, BAD_OUT),
             Err(Status::InvalidArgs)
         );
         assert_eq!(
-            map_raw(&env, small, RW, 0, vmo, 0, 4 * P, 0),
+            map_raw(&env, small, RW, vmo, 4 * P, 0),
             Err(Status::InvalidArgs)
         );
         for (h, a) in [(env.out(2), BAD_OUT), (BAD_OUT, env.out(3))] {

@@ -180,7 +180,7 @@ mod tests {
         assert_eq!(check_range(0, 0, 1 << 47), Ok(0));
         assert!(check_range(0x1001, 0x1000, 1 << 47).is_err());
         assert!(check_range(0x1000, 0x10, 1 << 47).is_err());
-        assert!(check_range(u64::MAX & !0xfff, 0x2000, u64::MAX).is_err());
+        assert!(check_range(!0xfff_u64, 0x2000, u64::MAX).is_err());
         assert!(check_range((1 << 47) - 0x1000, 0x2000, 1 << 47).is_err());
     }
 }

@@ -229,7 +229,7 @@ fn walk_arm(
             user_exec: !uxn,
             kernel_read: true,
             kernel_write: !ro,
-            kernel_exec: !pxn && !(el0 && !ro),
+            kernel_exec: !pxn && (!el0 || ro),
         };
         if !perms.allows(access, user) {
             return Err(FaultKind::Permission);
