@@ -3,7 +3,7 @@
 //! A VMO is a paged, zero-filled, demand-committed memory object. Every VMO
 //! created by `zx_vmo_create` roots a *VMO tree*; its slices and
 //! copy-on-write children join that tree. The whole tree shares one lock and
-//! one arena of nodes ([`Tree`]), as Zircon's VMO hierarchy shares one lock:
+//! one arena of nodes (`Tree`), as Zircon's VMO hierarchy shares one lock:
 //! a child can then read through its ancestors and a parent can reach its
 //! descendants' mappings without any lock-order question.
 //!
