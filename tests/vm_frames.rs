@@ -80,6 +80,28 @@ fn populate<A: Arch>(env: &Env<A>) -> Vec<u32> {
         .vmar_map(env.root_vmar, RW, 0, fixed, 0, 16 * P)
         .unwrap();
     env.cpu_write(r + 15 * P, &[7]).unwrap();
+    // MAP_RANGE, and SPECIFIC_OVERWRITE over part of a populated mapping.
+    let m = env
+        .vmar_map(
+            pg,
+            RW | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            6 << 20,
+            snap,
+            0,
+            32 * P,
+        )
+        .unwrap();
+    env.cpu_write(m + 2 * P, &[8]).unwrap();
+    env.vmar_map(
+        pg,
+        R | ZX_VM_SPECIFIC_OVERWRITE,
+        (6 << 20) + 8 * P,
+        fixed,
+        0,
+        4 * P,
+    )
+    .unwrap();
+    env.probe_read(m + 9 * P).unwrap();
     // Shrinking a mapped VMO frees pages and their translations.
     vmo_set_size(env, vmo, 40 * P).unwrap();
     handles

@@ -415,9 +415,19 @@ fn destroyed_vmar<A: Arch>() {
     }
     // The data lives on in the VMO.
     assert_eq!(vmo_byte(&env, vmo, 0), 5);
-    // The parent is fine.
+    // The parent is fine; new regions (reusing the destroyed ones' slots)
+    // do not bring the old handles back to life.
     let (r2, _) = env.vmar_allocate(vmar, CAN_RW, 0, P).unwrap();
+    let (r3, _) = env.vmar_allocate(vmar, CAN_RW, 0, P).unwrap();
+    for r in [r0, r1] {
+        assert_eq!(env.vmar_allocate(r, CAN_RW, 0, P), Err(Status::BadState));
+        assert_eq!(
+            env.vmar_map(r, ZX_VM_PERM_READ, 0, vmo, 0, P),
+            Err(Status::BadState)
+        );
+    }
     assert_eq!(destroy(&env, r2), Ok(()));
+    assert_eq!(destroy(&env, r3), Ok(()));
 }
 
 /// On a destroyed VMAR, Zircon's `CreateSubVmarInner` reports `BAD_STATE`
@@ -966,7 +976,80 @@ fn map_needs_only_the_rights_asked_for<A: Arch>() {
     assert_eq!(env.unmap(none, a, P), Ok(()));
 }
 
+/// `zx_vmar_unmap` in Zircon's order: address alignment, length (0 or
+/// rounding to 0), then `BAD_STATE`, then the range (overflow included).
+fn unmap_check_order<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(P, 0).unwrap();
+    let (sub, addr) = env.vmar_allocate(env.root_vmar, CAN_RW, 0, 4 * P).unwrap();
+    env.vmar_map(sub, RW, 0, vmo, 0, P).unwrap();
+    assert_eq!(env.unmap(sub, addr - P, 2 * P), Err(Status::InvalidArgs));
+    assert_eq!(
+        env.unmap(sub, addr + 3 * P, 2 * P),
+        Err(Status::InvalidArgs)
+    );
+    assert_eq!(
+        env.unmap(sub, addr, u64::MAX - addr - P + 2),
+        Err(Status::InvalidArgs)
+    );
+    assert_eq!(env.probe_read(addr), Ok(0), "nothing changed");
+    // An unaligned length is rounded up; holes are fine.
+    assert_eq!(env.unmap(sub, addr, 4 * P - 1), Ok(()));
+    assert_eq!(env.probe_read(addr), Err(Status::NotFound));
+    destroy(&env, sub).unwrap();
+    assert_eq!(env.unmap(sub, addr + 1, P), Err(Status::InvalidArgs));
+    assert_eq!(env.unmap(sub, addr, 0), Err(Status::InvalidArgs));
+    assert_eq!(
+        env.unmap(sub, addr, u64::MAX - P + 2),
+        Err(Status::InvalidArgs)
+    );
+    assert_eq!(env.unmap(sub, addr, P), Err(Status::BadState));
+    assert_eq!(env.unmap(sub, addr - P, 8 * P), Err(Status::BadState));
+    assert_eq!(
+        env.unmap(sub, 0u64.wrapping_sub(P), 2 * P),
+        Err(Status::BadState)
+    );
+}
+
+/// `MAP_RANGE` maps the committed pages at once; for a snapshot child the
+/// parent's pages are mapped read-only, so a write still copies.
+fn map_range_of_snapshot_copies_on_write<A: Arch>() {
+    let env = Env::<A>::new();
+    let parent = env.vmo_create(2 * P, 0).unwrap();
+    vmo_write(&env, parent, 0, &[42]).unwrap();
+    vmo_write(&env, parent, P, &[43]).unwrap();
+    let child = create_child(
+        &env,
+        parent,
+        ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+        0,
+        2 * P,
+    )
+    .unwrap();
+    let a = env
+        .vmar_map(env.root_vmar, RW | ZX_VM_MAP_RANGE, 0, child, 0, 2 * P)
+        .unwrap();
+    let aspace = env.process.aspace();
+    let mut b = [0u8; 1];
+    // Mapped without a fault.
+    env.sim
+        .user_read(aspace.root_table(), aspace.asid(), a + P, &mut b)
+        .unwrap();
+    assert_eq!(b, [43]);
+    assert!(
+        env.sim
+            .user_write(aspace.root_table(), aspace.asid(), a, &[1])
+            .is_err()
+    );
+    env.cpu_write(a, &[77]).unwrap();
+    assert_eq!(vmo_byte(&env, parent, 0), 42);
+    assert_eq!(vmo_byte(&env, child, 0), 77);
+    assert_eq!(vmo_object(&env, child).committed_pages(), 1);
+}
+
 both_arches!(
+    unmap_check_order,
+    map_range_of_snapshot_copies_on_write,
     bad_out_pointer_leaves_nothing,
     unmap_and_destroy_invalidate_tlb,
     unmap_keeps_protection_of_the_rest,
