@@ -184,3 +184,22 @@ pub fn pages_mapped<A: Arch>(env: &Env<A>, base: u64, n: u64) -> u64 {
 pub fn writable<A: Arch>(env: &Env<A>, va: u64) -> bool {
     page_access(env, va).1.is_ok()
 }
+
+/// An out-pointer no mapping covers.
+pub const BAD_OUT: u64 = 1;
+
+/// A raw `zx_vmar_map` of `len` bytes from VMO offset 0, placed anywhere,
+/// with an explicit out pointer.
+pub fn map_raw<A: Arch>(
+    env: &Env<A>,
+    vmar: u32,
+    opts: u32,
+    vmo: u32,
+    len: u64,
+    out: u64,
+) -> Result<(), Status> {
+    env.call_ok(
+        SyscallNumber::VmarMap,
+        &[vmar as u64, opts as u64, 0, vmo as u64, 0, len, out],
+    )
+}
