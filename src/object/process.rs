@@ -128,9 +128,11 @@ impl<P: Platform> Process<P> {
         self.handles.lock().get_object(value, rights)
     }
 
-    /// Closes every handle and marks every thread dead: the host calls this
-    /// when the process exits. Handles are dropped after the table's lock is
-    /// released.
+    /// Closes every handle, marks every thread dead and tears the address
+    /// space down (every mapping and sub-VMAR goes, so VMO pages held only
+    /// by mappings are freed, as are the page tables but the root): the
+    /// host calls this when the process exits. Handles are dropped after the
+    /// table's lock is released.
     pub fn terminate(&self) {
         let drained = self.handles.lock().drain();
         drop(drained);
@@ -143,5 +145,6 @@ impl<P: Platform> Process<P> {
         for t in threads {
             t.exit();
         }
+        self.aspace.teardown();
     }
 }

@@ -172,8 +172,13 @@ pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()
         .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::DUPLICATE | Rights::READ)?;
     let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
     let kind = if options & ZX_VMO_CHILD_SLICE != 0 {
-        if options != ZX_VMO_CHILD_SLICE {
+        // Zircon allows NO_WRITE with SLICE; this crate does not support
+        // NO_WRITE (as for snapshots).
+        if options & !(ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_NO_WRITE) != 0 {
             return Err(Error::InvalidArgs("SLICE takes no other option"));
+        }
+        if options & ZX_VMO_CHILD_NO_WRITE != 0 {
+            return Err(Error::NotSupported("NO_WRITE children"));
         }
         ChildKind::Slice
     } else {
@@ -206,8 +211,17 @@ pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()
 
 /// Decodes the placement of a map or allocate (after the option bits were
 /// validated): `INVALID_ARGS` for `SPECIFIC` with `OFFSET_IS_UPPER_LIMIT`,
-/// or an offset without either.
-fn placement(options: VmOptions, offset: u64) -> Result<Placement> {
+/// or an offset without either. Zircon makes these checks under the region
+/// lock, after `BAD_STATE`; so on an error the VMAR's state is reported
+/// first.
+fn placement<P: Platform>(vmar: &Vmar<P>, options: VmOptions, offset: u64) -> Result<Placement> {
+    decode_placement(options, offset).or_else(|e| {
+        vmar.range()?;
+        Err(e)
+    })
+}
+
+fn decode_placement(options: VmOptions, offset: u64) -> Result<Placement> {
     let align = match options.align_log2() {
         Ok(None) => PAGE_SIZE,
         Ok(Some(log2)) => 1u64 << log2,
@@ -218,7 +232,7 @@ fn placement(options: VmOptions, offset: u64) -> Result<Placement> {
     match (specific, upper) {
         (true, true) => Err(Error::InvalidArgs("SPECIFIC with OFFSET_IS_UPPER_LIMIT")),
         (true, false) => Ok(Placement::Specific { offset, align }),
-        (false, true) => Ok(Placement::Anywhere {
+        (false, true) => Ok(Placement::UpperLimit {
             align,
             limit: offset,
         }),
@@ -285,7 +299,7 @@ pub(super) fn vmar_allocate<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     if !allowed.contains(options) {
         return Err(Error::InvalidArgs("option not allowed on allocate"));
     }
-    let place = placement(options, offset)?;
+    let place = placement(&vmar, options, offset)?;
     let aspace = vmar.aspace().clone();
     let (region, base, koid) = aspace.allocate(
         vmar.region(),
@@ -362,7 +376,7 @@ pub(super) fn vmar_map<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     vmo_offset
         .checked_add(len)
         .ok_or(Error::OutOfRange("VMO offset + length overflows"))?;
-    let place = placement(options, vmar_offset)?;
+    let place = placement(&vmar, options, vmar_offset)?;
     let aspace = vmar.aspace().clone();
     let base = aspace.map(
         vmar.region(),

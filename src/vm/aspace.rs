@@ -181,6 +181,9 @@ impl<P: Platform> AddressSpace<P> {
     ) -> Result<(SlabId, u64, u64)> {
         let mut tree = self.tree.lock();
         let region = tree.region(parent)?;
+        if size == 0 {
+            return Err(Error::InvalidArgs("size is zero"));
+        }
         if !region.can_map.contains(can_map) || (can_map_specific && !region.can_map_specific) {
             return Err(Error::AccessDenied(
                 "sub-VMAR asks for more than its parent",
@@ -211,8 +214,10 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `BAD_STATE`, `ACCESS_DENIED` (beyond the region's `CAN_MAP_*`),
-    /// `INVALID_ARGS`, `NO_RESOURCES`, `NO_MEMORY`.
+    /// `BAD_STATE`, `INVALID_ARGS` (length 0), `ACCESS_DENIED` (beyond the
+    /// region's `CAN_MAP_*`), then the placement's errors (see
+    /// [`Placement`]; `SPECIFIC_OVERWRITE` as `SPECIFIC`, and a sub-VMAR in
+    /// the range is `INVALID_ARGS`), `NO_MEMORY`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn map(
         &self,
@@ -228,6 +233,9 @@ impl<P: Platform> AddressSpace<P> {
     ) -> Result<u64> {
         let mut tree = self.tree.lock();
         let region = tree.region(region_id)?;
+        if len == 0 {
+            return Err(Error::InvalidArgs("length is zero"));
+        }
         if !region.can_map.contains(perms) {
             return Err(Error::AccessDenied(
                 "permissions beyond the VMAR's CAN_MAP_*",
@@ -237,6 +245,10 @@ impl<P: Platform> AddressSpace<P> {
             let Placement::Specific { offset, align } = placement else {
                 return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));
             };
+            // As for SPECIFIC: alignment before the VMAR's CAN_MAP_SPECIFIC.
+            if !is_page_aligned(offset) {
+                return Err(Error::InvalidArgs("offset not page aligned"));
+            }
             if !region.can_map_specific {
                 return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
             }
@@ -353,12 +365,13 @@ impl<P: Platform> AddressSpace<P> {
 
 /// Where a new region or mapping goes.
 ///
-/// Errors of the placement, in Zircon's order: a specific offset not page
-/// aligned is `INVALID_ARGS`; a specific placement in a VMAR without
-/// `CAN_MAP_SPECIFIC` is `ACCESS_DENIED`; a range outside the VMAR or a base
-/// not aligned as asked is `INVALID_ARGS`; an occupied range is
-/// `ALREADY_EXISTS`; no room for a non-specific placement is
-/// `NO_RESOURCES`.
+/// Errors of the placement, in Zircon's order (`CreateSubVmarInner`): a
+/// specific offset or an upper limit not page aligned is `INVALID_ARGS`; a
+/// specific or upper-limit placement in a VMAR without `CAN_MAP_SPECIFIC` is
+/// `ACCESS_DENIED`; a range outside the VMAR (for an upper limit: a limit
+/// beyond the VMAR or below the size) or a base not aligned as asked is
+/// `INVALID_ARGS`; an occupied range is `ALREADY_EXISTS`; no room for a
+/// non-specific placement is `NO_RESOURCES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
     /// At this offset from the region's base (`ZX_VM_SPECIFIC`); the base
@@ -370,8 +383,19 @@ pub enum Placement {
         align: u64,
     },
     /// Anywhere, aligned to `align`, ending at most `limit` bytes past the
-    /// region's base (`ZX_VM_OFFSET_IS_UPPER_LIMIT`; `u64::MAX` for none).
+    /// region's base (`u64::MAX` for no limit). For the host: the VMAR's
+    /// `CAN_MAP_SPECIFIC` is not needed.
     Anywhere {
+        /// Alignment in bytes (a power of two).
+        align: u64,
+        /// Upper limit, as an offset from the region's base.
+        limit: u64,
+    },
+    /// `ZX_VM_OFFSET_IS_UPPER_LIMIT` from user space: anywhere, aligned to
+    /// `align`, ending at most `limit` bytes past the region's base. Like
+    /// `SPECIFIC`, it needs the VMAR's `CAN_MAP_SPECIFIC`; `limit` must be
+    /// page aligned, inside the VMAR and at least the size.
+    UpperLimit {
         /// Alignment in bytes (a power of two).
         align: u64,
         /// Upper limit, as an offset from the region's base.
@@ -426,6 +450,20 @@ impl<P: Platform> Tree<P> {
                     return Err(Error::AlreadyExists("range already in use"));
                 }
                 Ok(base)
+            }
+            Placement::UpperLimit { align, limit } => {
+                if !is_page_aligned(limit) {
+                    return Err(Error::InvalidArgs("upper limit not page aligned"));
+                }
+                if !region.can_map_specific {
+                    return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
+                }
+                if limit > region.size || len > limit {
+                    return Err(Error::InvalidArgs(
+                        "upper limit outside the VMAR or below the size",
+                    ));
+                }
+                self.place(region, Placement::Anywhere { align, limit }, len)
             }
             Placement::Anywhere { align, limit } => {
                 let align = align.max(PAGE_SIZE);

@@ -310,10 +310,13 @@ impl<P: Platform> Vmo<P> {
     ///
     /// # Errors
     ///
-    /// `NOT_SUPPORTED` for a pinned (restricted-state) VMO or a slice of a
-    /// resizable VMO; `INVALID_ARGS` for an offset not page-aligned or a
-    /// slice not inside the parent; `OUT_OF_RANGE` for a size beyond [`MAX_VMO_SIZE`];
-    /// `NO_MEMORY`.
+    /// In the order of Zircon's `CreateChildSlice`/`CreateClone`:
+    /// `NOT_SUPPORTED` for a pinned (restricted-state) VMO; `INVALID_ARGS`
+    /// for a resizable slice; `OUT_OF_RANGE` for a size beyond
+    /// [`MAX_VMO_SIZE`]; `INVALID_ARGS` for an offset not page-aligned; for
+    /// a slice, `INVALID_ARGS` if it is not inside the parent (overflow
+    /// included), then `NOT_SUPPORTED` if the parent is resizable; for a
+    /// snapshot, `OUT_OF_RANGE` if the range overflows; `NO_MEMORY`.
     pub fn create_child(
         self: &Arc<Self>,
         kind: ChildKind,
@@ -324,9 +327,6 @@ impl<P: Platform> Vmo<P> {
         if self.pinned {
             return Err(Error::NotSupported("the kernel pins this VMO"));
         }
-        if kind == ChildKind::Slice && self.resizable {
-            return Err(Error::NotSupported("slice of a resizable VMO"));
-        }
         if kind == ChildKind::Slice && resizable {
             return Err(Error::InvalidArgs("a slice cannot be resizable"));
         }
@@ -334,14 +334,25 @@ impl<P: Platform> Vmo<P> {
         if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(Error::InvalidArgs("child offset not page aligned"));
         }
-        offset
-            .checked_add(size)
-            .filter(|end| *end <= MAX_VMO_SIZE + PAGE_SIZE)
-            .ok_or(Error::OutOfRange("child range overflows"))?;
         let mut inner = self.tree.inner.lock();
         let parent_size = inner.nodes.get(self.node).map_or(0, |n| n.size);
-        if kind == ChildKind::Slice && offset + size > parent_size {
-            return Err(Error::InvalidArgs("slice beyond the parent"));
+        match kind {
+            ChildKind::Slice => {
+                // Zircon's overflow-safe InRange: a wrapping range is not
+                // inside the parent either.
+                if offset.checked_add(size).is_none_or(|end| end > parent_size) {
+                    return Err(Error::InvalidArgs("slice beyond the parent"));
+                }
+                if self.resizable {
+                    return Err(Error::NotSupported("slice of a resizable VMO"));
+                }
+            }
+            ChildKind::Snapshot => {
+                offset
+                    .checked_add(size)
+                    .filter(|end| *end <= MAX_VMO_SIZE + PAGE_SIZE)
+                    .ok_or(Error::OutOfRange("child range overflows"))?;
+            }
         }
         inner
             .nodes
