@@ -10,6 +10,7 @@ mod vmhelp;
 
 use common::Env;
 use vmhelp::*;
+use zx_subsystem::PAGE_SIZE;
 use zx_subsystem::abi::*;
 use zx_subsystem::arch::Arch;
 use zx_subsystem::syscall::SyscallNumber;
@@ -350,6 +351,7 @@ fn map_range_of_snapshot_copies_on_write<A: Arch>() {
 }
 
 both_arches!(
+    vmo_read_write_buffer_fault_statuses,
     specific_offset_alignment_before_can_map_specific,
     destroyed_vmar_bad_state_before_placement,
     offset_is_upper_limit,
@@ -360,3 +362,45 @@ both_arches!(
     unmap_keeps_protection_of_the_rest,
     map_range_of_snapshot_copies_on_write,
 );
+
+/// A `zx_vmo_read`/`_write` buffer reports its fault's status: unmapped is
+/// NOT_FOUND, read-only (for read) is ACCESS_DENIED, mapped past the end of
+/// its (smaller) VMO is OUT_OF_RANGE; a bad out-parameter stays
+/// INVALID_ARGS.
+fn vmo_read_write_buffer_fault_statuses<A: Arch>() {
+    let env = Env::<A>::new();
+    let src = env.vmo_create(2 * PAGE_SIZE, 0).unwrap();
+    let small = env.vmo_create(PAGE_SIZE, 0).unwrap();
+    // Two pages mapped over a one-page VMO: the second is past its end.
+    let buf = env
+        .vmar_map(
+            env.root_vmar,
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE,
+            0,
+            small,
+            0,
+            2 * PAGE_SIZE,
+        )
+        .unwrap();
+    let ro = env
+        .vmar_map(env.root_vmar, ZX_VM_PERM_READ, 0, src, 0, PAGE_SIZE)
+        .unwrap();
+    let read = |to: u64| env.call_ok(SyscallNumber::VmoRead, &[src as u64, to, 0, 16]);
+    let write = |from: u64| env.call_ok(SyscallNumber::VmoWrite, &[src as u64, from, 0, 16]);
+    assert_eq!(read(buf), Ok(()));
+    assert_eq!(read(buf + PAGE_SIZE), Err(Status::OutOfRange));
+    assert_eq!(write(buf + PAGE_SIZE), Err(Status::OutOfRange));
+    assert_eq!(read(ro), Err(Status::AccessDenied));
+    assert_eq!(write(ro), Ok(()), "reading from a read-only buffer is fine");
+    assert_eq!(read(0x10), Err(Status::NotFound));
+    assert_eq!(write(u64::MAX - 4), Err(Status::NotFound));
+    // Out-parameters: INVALID_ARGS whatever the fault.
+    assert_eq!(
+        env.call_ok(SyscallNumber::VmoGetSize, &[src as u64, ro]),
+        Err(Status::InvalidArgs)
+    );
+    assert_eq!(
+        env.call_ok(SyscallNumber::VmoGetSize, &[src as u64, buf + PAGE_SIZE]),
+        Err(Status::InvalidArgs)
+    );
+}

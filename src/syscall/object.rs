@@ -46,7 +46,10 @@ pub(super) fn get_info<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         reserved: 0,
         padding1: [0; 4],
     };
-    process.aspace().copy_to_user(buffer, info.as_bytes())?;
+    process
+        .aspace()
+        .copy_to_user(buffer, info.as_bytes())
+        .map_err(super::user::invalid_args)?;
     for out in [actual, avail] {
         if out != 0 {
             UserOut::<u64>::new(out).write(process.aspace(), &1u64)?;

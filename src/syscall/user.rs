@@ -43,7 +43,9 @@ impl<T: Pod> UserOut<T> {
         if self.addr == 0 {
             return Err(Error::InvalidArgs("null user pointer"));
         }
-        aspace.copy_to_user(self.addr, value.as_bytes())
+        aspace
+            .copy_to_user(self.addr, value.as_bytes())
+            .map_err(invalid_args)
     }
 }
 
@@ -81,7 +83,19 @@ impl<T: Pod + Default> UserIn<T> {
             .and_then(|o| self.addr.checked_add(o))
             .ok_or(Error::InvalidArgs("user pointer overflows"))?;
         let mut value = T::default();
-        aspace.copy_from_user(at, value.as_bytes_mut())?;
+        aspace
+            .copy_from_user(at, value.as_bytes_mut())
+            .map_err(invalid_args)?;
         Ok(value)
+    }
+}
+
+/// A failed copy of a syscall's own in/out parameter is `INVALID_ARGS` (as
+/// Zircon's generated syscall glue reports it); running out of memory stays
+/// `NO_MEMORY`.
+pub(crate) fn invalid_args(e: Error) -> Error {
+    match e {
+        Error::NoMemory => e,
+        _ => Error::InvalidArgs("bad user pointer"),
     }
 }

@@ -68,8 +68,9 @@ pub(super) fn vmo_create<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 }
 
 /// `zx_vmo_read(handle, buffer, offset, buffer_size)`: `READ` right, then
-/// the range (`OUT_OF_RANGE`); a bad user buffer is `NOT_FOUND`, as in
-/// Zircon (its copy-out faults with that status).
+/// the range (`OUT_OF_RANGE`). A bad user buffer reports what its fault
+/// would, as in Zircon: `NOT_FOUND` (unmapped), `ACCESS_DENIED` (protection),
+/// `OUT_OF_RANGE` (mapped past its VMO's end).
 pub(super) fn vmo_read<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     let (vmo, _) = call
         .process()
@@ -83,7 +84,7 @@ pub(super) fn vmo_read<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         let n = (len - done).min(COPY_CHUNK as u64) as usize;
         vmo.read(offset + done, &mut chunk[..n])?;
         let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
-        aspace.copy_to_user(at, &chunk[..n]).map_err(buffer_error)?;
+        aspace.copy_to_user(at, &chunk[..n])?;
         done += n as u64;
     }
     Ok(())
@@ -103,9 +104,7 @@ pub(super) fn vmo_write<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     while done < len {
         let n = (len - done).min(COPY_CHUNK as u64) as usize;
         let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
-        aspace
-            .copy_from_user(at, &mut chunk[..n])
-            .map_err(buffer_error)?;
+        aspace.copy_from_user(at, &mut chunk[..n])?;
         vmo.write(offset + done, &chunk[..n])?;
         done += n as u64;
     }
@@ -113,14 +112,6 @@ pub(super) fn vmo_write<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 }
 
 const BAD_BUFFER: Error = Error::NotFound("bad user buffer");
-
-/// A failed copy of a `zx_vmo_read`/`_write` buffer reads as `NOT_FOUND`.
-fn buffer_error(e: Error) -> Error {
-    match e {
-        Error::NoMemory => e,
-        _ => BAD_BUFFER,
-    }
-}
 
 fn check_vmo_range<P: Platform>(vmo: &Vmo<P>, offset: u64, len: u64) -> Result<()> {
     offset

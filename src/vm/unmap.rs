@@ -254,9 +254,13 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `INVALID_ARGS` if any byte is not writable user memory (nothing is
-    /// rolled back: bytes before the bad one may have been written);
-    /// `NO_MEMORY` if a page cannot be committed.
+    /// The status an unresolvable user-mode fault would report (nothing is
+    /// rolled back: bytes before the bad one may have been written):
+    /// `NOT_FOUND` (nothing mapped, or the range wraps), `ACCESS_DENIED`
+    /// (the protection forbids writing), `OUT_OF_RANGE` (beyond the mapped
+    /// VMO's end), `NO_MEMORY` (a page cannot be committed). Syscalls turn
+    /// these into `INVALID_ARGS` for their out-parameters, as Zircon's
+    /// syscall glue does.
     pub fn copy_to_user(&self, va: u64, buf: &[u8]) -> Result<()> {
         self.user_copy(va, buf.len(), Access::Write, |mem, in_page, done, n| {
             mem.map(|m| m.write(in_page, &buf[done..done + n]));
@@ -267,7 +271,7 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `INVALID_ARGS` if any byte is not readable user memory.
+    /// As [`copy_to_user`](AddressSpace::copy_to_user), for reading.
     pub fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> Result<()> {
         let len = buf.len();
         self.user_copy(va, len, Access::Read, |mem, in_page, done, n| match mem {
@@ -285,8 +289,8 @@ impl<P: Platform> AddressSpace<P> {
         access: Access,
         mut f: impl FnMut(Option<crate::mmu::FrameMem<'_>>, usize, usize, usize),
     ) -> Result<()> {
-        const BAD: Error = Error::InvalidArgs("bad user pointer");
-        va.checked_add(len as u64).ok_or(BAD)?;
+        const UNMAPPED: Error = Error::NotFound("no mapping at the user address");
+        va.checked_add(len as u64).ok_or(UNMAPPED)?;
         let mut done = 0usize;
         while done < len {
             let at = va + done as u64;
@@ -296,16 +300,14 @@ impl<P: Platform> AddressSpace<P> {
             let m = tree
                 .mapping_at(at)
                 .and_then(|id| tree.mappings.get(id))
-                .ok_or(BAD)?;
+                .ok_or(UNMAPPED)?;
             if !m.prot.at(at).allows(access) {
-                return Err(BAD);
+                return Err(Error::AccessDenied("protection forbids the access"));
             }
             let offset = m.offset_of(at);
-            m.vmo
-                .with_page(offset, access == Access::Write, |mem| {
-                    f(mem, in_page, done, n)
-                })
-                .map_err(|e| if e == Error::NoMemory { e } else { BAD })?;
+            m.vmo.with_page(offset, access == Access::Write, |mem| {
+                f(mem, in_page, done, n)
+            })?;
             drop(tree);
             done += n;
         }
