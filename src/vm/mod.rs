@@ -19,6 +19,7 @@ mod slab;
 mod unmap;
 pub mod vmar;
 pub mod vmo;
+mod vmo_tree;
 
 pub use asid::AsidPool;
 pub use aspace::{AddressSpace, Placement};
