@@ -13,7 +13,9 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::object::ObjectKind;
 use crate::platform::{PAGE_SIZE, Platform};
-use crate::vm::{ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned};
+use crate::vm::{
+    AddressSpace, ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned,
+};
 
 use super::user::UserOut;
 use super::{Call, arg_u32};
@@ -72,53 +74,50 @@ pub(super) fn vmo_create<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 /// would, as in Zircon: `NOT_FOUND` (unmapped), `ACCESS_DENIED` (protection),
 /// `OUT_OF_RANGE` (mapped past its VMO's end).
 pub(super) fn vmo_read<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
-    let (vmo, _) = call
-        .process()
-        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::READ)?;
-    let (buffer, offset, len) = (call.args[1], call.args[2], call.args[3]);
-    check_vmo_range(&vmo, offset, len)?;
-    let aspace = call.process().aspace().clone();
-    let mut chunk = [0u8; COPY_CHUNK];
-    let mut done = 0u64;
-    while done < len {
-        let n = (len - done).min(COPY_CHUNK as u64) as usize;
-        vmo.read(offset + done, &mut chunk[..n])?;
-        let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
-        aspace.copy_to_user(at, &chunk[..n])?;
-        done += n as u64;
-    }
-    Ok(())
+    vmo_copy(call, Rights::READ, |vmo, aspace, offset, user, chunk| {
+        vmo.read(offset, chunk)?;
+        aspace.copy_to_user(user, chunk)
+    })
 }
 
 /// `zx_vmo_write(handle, buffer, offset, buffer_size)`: as `zx_vmo_read`,
 /// with the `WRITE` right.
 pub(super) fn vmo_write<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
+    vmo_copy(call, Rights::WRITE, |vmo, aspace, offset, user, chunk| {
+        aspace.copy_from_user(user, chunk)?;
+        vmo.write(offset, chunk)
+    })
+}
+
+/// The common part of `zx_vmo_read`/`_write`: the handle with `right`, the
+/// range check, then `step(vmo, aspace, vmo_offset, user_addr, chunk)` over
+/// [`COPY_CHUNK`]-sized pieces (no lock of the VMO is held while user memory
+/// is touched, and the other way round).
+fn vmo_copy<P: Platform>(
+    call: &mut Call<'_, P>,
+    right: Rights,
+    mut step: impl FnMut(&Vmo<P>, &AddressSpace<P>, u64, u64, &mut [u8]) -> Result<()>,
+) -> Result<()> {
     let (vmo, _) = call
         .process()
-        .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::WRITE)?;
+        .get_object::<Vmo<P>>(arg_u32(call.args[0]), right)?;
     let (buffer, offset, len) = (call.args[1], call.args[2], call.args[3]);
-    check_vmo_range(&vmo, offset, len)?;
+    offset
+        .checked_add(len)
+        .filter(|end| *end <= vmo.size())
+        .ok_or(Error::OutOfRange("range beyond the VMO's size"))?;
     let aspace = call.process().aspace().clone();
     let mut chunk = [0u8; COPY_CHUNK];
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(COPY_CHUNK as u64) as usize;
-        let at = buffer.checked_add(done).ok_or(BAD_BUFFER)?;
-        aspace.copy_from_user(at, &mut chunk[..n])?;
-        vmo.write(offset + done, &chunk[..n])?;
+        let user = buffer
+            .checked_add(done)
+            .ok_or(Error::NotFound("bad user buffer"))?;
+        step(&vmo, &aspace, offset + done, user, &mut chunk[..n])?;
         done += n as u64;
     }
     Ok(())
-}
-
-const BAD_BUFFER: Error = Error::NotFound("bad user buffer");
-
-fn check_vmo_range<P: Platform>(vmo: &Vmo<P>, offset: u64, len: u64) -> Result<()> {
-    offset
-        .checked_add(len)
-        .filter(|end| *end <= vmo.size())
-        .map(|_| ())
-        .ok_or(Error::OutOfRange("range beyond the VMO's size"))
 }
 
 /// `zx_vmo_get_size(handle, size)`: no right needed.

@@ -416,29 +416,8 @@ impl<P: Platform> Vmo<P> {
         let end = offset.saturating_add(len).min(size);
         let mut at = offset;
         while at < end {
-            let index = at / PAGE_SIZE;
-            if let Ok((owner, owner_index)) = self.tree.owner(&inner, self.node, index) {
-                let own = inner
-                    .nodes
-                    .get(owner)
-                    .and_then(|n| n.pages.get(&owner_index));
-                if let Some(frame) = own {
-                    f(
-                        at,
-                        Resolved {
-                            frame: *frame,
-                            writable: true,
-                        },
-                    );
-                } else if let Some(frame) = self.tree.lookup(&inner, self.node, index) {
-                    f(
-                        at,
-                        Resolved {
-                            frame,
-                            writable: false,
-                        },
-                    );
-                }
+            if let Ok((_, _, Some(seen))) = self.tree.visible(&inner, self.node, at / PAGE_SIZE) {
+                f(at, seen);
             }
             at += PAGE_SIZE;
         }

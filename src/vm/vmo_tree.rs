@@ -131,37 +131,52 @@ impl<P: Platform> Tree<P> {
         }
     }
 
-    /// The frame for a read of page `index` of `id`: the nearest visible
-    /// frame (read-only if it is an ancestor's through a snapshot), else a
-    /// freshly committed zero page in the node that owns the offset.
+    /// What page `index` of `id` shows: its owner's own frame (writable), an
+    /// ancestor's frame seen through a snapshot (read-only), or nothing yet.
+    /// Also returns the owning node (through slices) and the page index
+    /// there.
+    pub(super) fn visible(
+        &self,
+        inner: &TreeInner<P>,
+        id: SlabId,
+        index: u64,
+    ) -> Result<(SlabId, u64, Option<Resolved>)> {
+        let (owner, owner_index) = self.owner(inner, id, index)?;
+        let node = inner
+            .nodes
+            .get(owner)
+            .ok_or(Error::BadState("VMO node gone"))?;
+        if let Some(frame) = node.pages.get(&owner_index) {
+            let own = Resolved {
+                frame: *frame,
+                writable: true,
+            };
+            return Ok((owner, owner_index, Some(own)));
+        }
+        let shared = match node.parent {
+            Some((p, off, ChildKind::Snapshot)) => self
+                .lookup(inner, p, owner_index + off / PAGE_SIZE)
+                .map(|frame| Resolved {
+                    frame,
+                    writable: false,
+                }),
+            _ => None,
+        };
+        Ok((owner, owner_index, shared))
+    }
+
+    /// The frame for a read of page `index` of `id`: the visible frame, else
+    /// a freshly committed zero page in the node that owns the offset.
     pub(super) fn resolve_read(
         &self,
         inner: &mut TreeInner<P>,
         id: SlabId,
         index: u64,
     ) -> Result<Resolved> {
-        let (owner, owner_index) = self.owner(inner, id, index)?;
-        let owner_node = inner
-            .nodes
-            .get(owner)
-            .ok_or(Error::BadState("VMO node gone"))?;
-        if let Some(f) = owner_node.pages.get(&owner_index) {
-            return Ok(Resolved {
-                frame: *f,
-                writable: true,
-            });
+        match self.visible(inner, id, index)?.2 {
+            Some(r) => Ok(r),
+            None => self.commit(inner, id, index),
         }
-        if let Some(frame) = owner_node
-            .parent
-            .filter(|(_, _, k)| *k == ChildKind::Snapshot)
-            .and_then(|(p, off, _)| self.lookup(inner, p, owner_index + off / PAGE_SIZE))
-        {
-            return Ok(Resolved {
-                frame,
-                writable: false,
-            });
-        }
-        self.commit(inner, id, index)
     }
 
     /// Follows slices up to the node that owns page `index` of `id`.
@@ -195,22 +210,11 @@ impl<P: Platform> Tree<P> {
         id: SlabId,
         index: u64,
     ) -> Result<Resolved> {
-        let (owner, owner_index) = self.owner(inner, id, index)?;
-        let node = inner
-            .nodes
-            .get(owner)
-            .ok_or(Error::BadState("VMO node gone"))?;
-        if let Some(f) = node.pages.get(&owner_index) {
-            return Ok(Resolved {
-                frame: *f,
-                writable: true,
-            });
-        }
-        let source = match node.parent {
-            Some((p, off, ChildKind::Snapshot)) => {
-                self.lookup(inner, p, owner_index + off / PAGE_SIZE)
-            }
-            _ => None,
+        let (owner, owner_index, seen) = self.visible(inner, id, index)?;
+        let source = match seen {
+            Some(own) if own.writable => return Ok(own),
+            Some(shared) => Some(shared.frame),
+            None => None,
         };
         let frame = self.platform.alloc_frame().ok_or(Error::NoMemory)?;
         // SAFETY: freshly allocated frame, owned by us until inserted below
