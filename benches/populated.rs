@@ -113,7 +113,11 @@ fn ours_and_floors<A: Arch>(
     g.bench_function("ours_syscall", |b| {
         b.iter(|| {
             i += 1;
-            let perms = if i.is_multiple_of(2) { rw } else { ZX_VM_PERM_READ };
+            let perms = if i.is_multiple_of(2) {
+                rw
+            } else {
+                ZX_VM_PERM_READ
+            };
             env.protect(env.root_vmar, perms, black_box(base), GIB);
         })
     });

@@ -59,6 +59,15 @@ const ADDR_4K: u64 = 0x0000_ffff_ffff_f000;
 /// The permission bits a protect rewrites.
 const PERM_BITS: u64 = AP_EL0 | AP_RO | PXN | UXN;
 
+/// Full-table hint (bit 55 of a table descriptor). It and the bits that
+/// record the leaves' permissions lie in `[58:51]`, which the hardware
+/// ignores in table descriptors.
+const HINT: u64 = 1 << 55;
+const HINT_AP_EL0: u64 = 1 << 56;
+const HINT_AP_RO: u64 = 1 << 57;
+const HINT_PXN: u64 = 1 << 58;
+const HINT_UXN: u64 = 1 << 52;
+
 /// The `MAIR_EL1` attribute index our leaves use.
 pub const MAIR_NORMAL_INDEX: u64 = 0;
 /// The `MAIR_EL1` attribute byte the host must put at
@@ -105,7 +114,8 @@ impl PageTableFormat for Aarch64Paging {
     const PA_LIMIT: u64 = 1 << 48;
     const KERNEL_ROOT_FIRST: usize = 512;
     const SPLIT: SplitStyle = SplitStyle::BreakBeforeMake;
-    const FULL_TABLE_HINT: u64 = 1 << 55;
+    const FULL_TABLE_HINT: u64 = HINT;
+    const HINT_BITS: u64 = HINT | HINT_AP_EL0 | HINT_AP_RO | HINT_PXN | HINT_UXN;
 
     #[inline(always)]
     fn is_present(entry: u64) -> bool {
@@ -170,6 +180,30 @@ impl PageTableFormat for Aarch64Paging {
         }
     }
 
+    fn full_table_hint(perms: u64) -> u64 {
+        if perms & !PERM_BITS != 0 {
+            return 0;
+        }
+        let bit = |leaf: u64, hint: u64| if perms & leaf != 0 { hint } else { 0 };
+        HINT | bit(AP_EL0, HINT_AP_EL0)
+            | bit(AP_RO, HINT_AP_RO)
+            | bit(PXN, HINT_PXN)
+            | bit(UXN, HINT_UXN)
+    }
+
+    fn hinted_perms(entry: u64) -> Option<u64> {
+        if entry & HINT == 0 {
+            return None;
+        }
+        let bit = |hint: u64, leaf: u64| if entry & hint != 0 { leaf } else { 0 };
+        Some(
+            bit(HINT_AP_EL0, AP_EL0)
+                | bit(HINT_AP_RO, AP_RO)
+                | bit(HINT_PXN, PXN)
+                | bit(HINT_UXN, UXN),
+        )
+    }
+
     fn split_first(entry: u64, level: usize) -> u64 {
         if level == 1 {
             // 2 MiB block → 4 KiB pages: descriptor type 0b01 → 0b11.
@@ -230,10 +264,30 @@ mod tests {
         assert_eq!(t, 0x5003);
         assert_eq!(A::kind(t, 3), EntryKind::Table);
         assert_eq!(A::table_addr(t).as_u64(), 0x5000);
-        // The walker's hint bit changes nothing the hardware reads.
-        let hinted = t | A::FULL_TABLE_HINT;
+        // The walker's hint bits change nothing the hardware reads.
+        let hinted = t | A::HINT_BITS;
         assert_eq!(A::kind(hinted, 1), EntryKind::Table);
         assert_eq!(A::table_addr(hinted), A::table_addr(t));
+        // ... and stay clear of the table attributes (bits 59..=63).
+        assert_eq!(A::HINT_BITS & (0x1f << 59), 0);
+    }
+
+    #[test]
+    fn hint_records_every_permission_combination() {
+        assert_eq!(A::hinted_perms(A::table_entry(PhysAddr::new(0x1000))), None);
+        for bits in 0..16u8 {
+            let flags = MmuFlags::from_bits_truncate(bits) | MmuFlags::READ;
+            let perms = !A::leaf_update(flags, 0).keep & A::leaf_entry(PhysAddr::new(0), flags, 0);
+            let hint = A::full_table_hint(perms);
+            assert_eq!(hint & !A::HINT_BITS, 0);
+            assert_eq!(A::hinted_perms(hint), Some(perms), "{flags:?}");
+            assert_eq!(
+                A::hinted_perms(A::table_entry(PhysAddr::new(0x1000)) | hint),
+                Some(perms)
+            );
+        }
+        // Bits outside the permissions cannot be recorded.
+        assert_eq!(A::full_table_hint(AF | AP_RO), 0);
     }
 
     #[test]

@@ -44,6 +44,15 @@ const ADDR_4K: u64 = 0x000f_ffff_ffff_f000;
 /// The permission bits a protect rewrites.
 const PERM_BITS: u64 = RW | US | NX;
 
+/// Full-table hint (bit 9 of a table entry, available to software).
+const HINT: u64 = F::BIT_9.bits();
+/// Where a hinted table entry records its leaves' R/W, U/S and XD bits:
+/// bits 52..=54, which the hardware ignores in entries that reference a
+/// table.
+const HINT_RW: u64 = 1 << 52;
+const HINT_US: u64 = 1 << 53;
+const HINT_NX: u64 = 1 << 54;
+
 /// The x86_64 page-table format (4 levels, 4 KiB granule, 48-bit VA).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct X86_64Paging;
@@ -78,7 +87,8 @@ impl PageTableFormat for X86_64Paging {
     const PA_LIMIT: u64 = 1 << 52;
     const KERNEL_ROOT_FIRST: usize = 256;
     const SPLIT: SplitStyle = SplitStyle::Swap;
-    const FULL_TABLE_HINT: u64 = F::BIT_9.bits();
+    const FULL_TABLE_HINT: u64 = HINT;
+    const HINT_BITS: u64 = HINT | HINT_RW | HINT_US | HINT_NX;
 
     #[inline(always)]
     fn is_present(entry: u64) -> bool {
@@ -127,6 +137,22 @@ impl PageTableFormat for X86_64Paging {
             keep: !PERM_BITS,
             set: perm_bits(flags.encodable()),
         }
+    }
+
+    fn full_table_hint(perms: u64) -> u64 {
+        if perms & !PERM_BITS != 0 {
+            return 0;
+        }
+        let bit = |leaf: u64, hint: u64| if perms & leaf != 0 { hint } else { 0 };
+        HINT | bit(RW, HINT_RW) | bit(US, HINT_US) | bit(NX, HINT_NX)
+    }
+
+    fn hinted_perms(entry: u64) -> Option<u64> {
+        if entry & HINT == 0 {
+            return None;
+        }
+        let bit = |hint: u64, leaf: u64| if entry & hint != 0 { leaf } else { 0 };
+        Some(bit(HINT_RW, RW) | bit(HINT_US, US) | bit(HINT_NX, NX))
     }
 
     fn split_first(entry: u64, level: usize) -> u64 {
@@ -181,10 +207,28 @@ mod tests {
         assert_eq!(X::table_addr(t).as_u64(), 0xabc_d000);
         // PS at the root is reserved; we read it as a table, never a leaf.
         assert_eq!(X::kind(t | PS, 3), EntryKind::Table);
-        // The walker's hint bit changes nothing the hardware reads.
-        let hinted = t | X::FULL_TABLE_HINT;
+        // The walker's hint bits change nothing the hardware reads.
+        let hinted = t | X::HINT_BITS;
         assert_eq!(X::kind(hinted, 1), EntryKind::Table);
         assert_eq!(X::table_addr(hinted), X::table_addr(t));
+    }
+
+    #[test]
+    fn hint_records_every_permission_combination() {
+        assert_eq!(X::hinted_perms(X::table_entry(PhysAddr::new(0x1000))), None);
+        for bits in 0..16u8 {
+            let flags = MmuFlags::from_bits_truncate(bits) | MmuFlags::READ;
+            let perms = !X::leaf_update(flags, 0).keep & X::leaf_entry(PhysAddr::new(0), flags, 0);
+            let hint = X::full_table_hint(perms);
+            assert_eq!(hint & !X::HINT_BITS, 0);
+            assert_eq!(X::hinted_perms(hint), Some(perms), "{flags:?}");
+            assert_eq!(
+                X::hinted_perms(X::table_entry(PhysAddr::new(0x1000)) | hint),
+                Some(perms)
+            );
+        }
+        // Bits outside the permissions cannot be recorded.
+        assert_eq!(X::full_table_hint(P | RW), 0);
     }
 
     #[test]

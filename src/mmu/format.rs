@@ -116,10 +116,28 @@ pub trait PageTableFormat: 'static {
 
     /// A bit of table entries that the hardware ignores, used by the walker
     /// as a hint: it may be set in an entry pointing to a level-0 table
-    /// only while all 512 entries of that table are valid, which lets
-    /// protect skip the per-entry validity test (x86_64: bit 9, available
-    /// to software; aarch64: bit 55, reserved for software).
+    /// only while all 512 entries of that table are valid and carry the
+    /// same permission bits, which the entry records next to it (see
+    /// [`full_table_hint`](PageTableFormat::full_table_hint)). Protect then
+    /// needs no per-entry validity test, and over the whole table it
+    /// rewrites each entry with one xor (x86_64: bit 9, available to
+    /// software; aarch64: bit 55, reserved for software).
     const FULL_TABLE_HINT: u64;
+
+    /// Every bit [`full_table_hint`](PageTableFormat::full_table_hint) may
+    /// set: [`FULL_TABLE_HINT`](PageTableFormat::FULL_TABLE_HINT) and the
+    /// recorded permissions, all ignored by the hardware in table entries.
+    const HINT_BITS: u64;
+
+    /// The hint bits (within [`HINT_BITS`](PageTableFormat::HINT_BITS)) of
+    /// a table entry whose level-0 table holds 512 valid leaves, each with
+    /// permission bits `perms` (`leaf & !keep` of a level-0
+    /// [`LeafUpdate`]); 0 if `perms` cannot be recorded (no hint).
+    fn full_table_hint(perms: u64) -> u64;
+
+    /// The leaves' permission bits a table entry's hint records, or `None`
+    /// if the entry carries no hint.
+    fn hinted_perms(entry: u64) -> Option<u64>;
 
     /// Whether an entry is valid (present). Both formats use bit 0; the walk
     /// loops rely on this being cheap.

@@ -57,8 +57,10 @@ pub(crate) type Fmt<P> = <<P as Platform>::Arch as Arch>::Paging;
 ///    the MMU, which sets accessed/dirty bits.
 /// 3. An entry pointing to a level-0 table carries
 ///    [`PageTableFormat::FULL_TABLE_HINT`] only if all 512 entries of that
-///    table are valid (set by protect and split, cleared by unmap before it
-///    removes any).
+///    table are valid and have the permission bits the entry records
+///    ([`PageTableFormat::hinted_perms`]); only such an entry has any of
+///    [`PageTableFormat::HINT_BITS`] set. Protect sets and clears the hint;
+///    unmap clears it before it removes entries.
 pub struct PageTable<P: Platform> {
     pub(crate) platform: P,
     pub(crate) root: PhysAddr,
@@ -296,7 +298,8 @@ impl<P: Platform> PageTable<P> {
 
     /// Checks the structural invariants of the tables and counts them: every
     /// entry is 0 or valid, no table below the root is empty, and the
-    /// full-table hint sits only on entries whose table is full. For tests
+    /// full-table hint sits only on entries whose table is full and whose
+    /// leaves all have the permissions it records. For tests
     /// and debugging; it reads every table.
     ///
     /// # Errors
@@ -330,9 +333,18 @@ impl<P: Platform> PageTable<P> {
                 EntryKind::Table => {
                     let next = Fmt::<P>::table_addr(entry);
                     tables += self.audit_table(next, level - 1, ENTRIES, va)?;
-                    let hinted = entry & Fmt::<P>::FULL_TABLE_HINT != 0;
-                    if hinted && (level != 1 || self.count_valid(next) != ENTRIES) {
-                        return fail("full-table hint on a table that is not full");
+                    match Fmt::<P>::hinted_perms(entry) {
+                        None if entry & Fmt::<P>::HINT_BITS != 0 => {
+                            return fail("hint bits without the full-table hint");
+                        }
+                        None => {}
+                        Some(_) if level != 1 || self.count_valid(next) != ENTRIES => {
+                            return fail("full-table hint on a table that is not full");
+                        }
+                        Some(perms) if !self.all_have_perms(next, perms) => {
+                            return fail("full-table hint records other permissions");
+                        }
+                        Some(_) => {}
                     }
                 }
             }
@@ -346,6 +358,16 @@ impl<P: Platform> PageTable<P> {
             });
         }
         Ok(tables)
+    }
+
+    /// Whether every leaf of the level-0 `table` has permission bits
+    /// `perms`.
+    fn all_have_perms(&self, table: PhysAddr, perms: u64) -> bool {
+        let mask = !Fmt::<P>::leaf_update(MmuFlags::READ, 0).keep;
+        let words = self.mem(table).words();
+        words
+            .iter()
+            .all(|w| w.load(Ordering::Relaxed) & mask == perms)
     }
 
     fn count_valid(&self, table: PhysAddr) -> usize {
