@@ -17,11 +17,16 @@
 //!   `Mapping::modify_range` over the same range of 4 KiB pages in its own
 //!   (inactive) tables.
 //!
-//! `cargo xtask bench` turns the medians into ratios to the floor.
+//! - `pair_<arch>/{pt,syscall}_vs_floor_{plain,atomic}`: ours and a floor
+//!   alternating call by call; the "time" criterion reports is the ratio,
+//!   in µs (see `common::paired`).
+//!
+//! `cargo xtask bench` turns these into the ratios of the results table.
 
 mod common;
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use aarch64_paging::Mapping;
 use aarch64_paging::descriptor::{El1Attributes, PhysicalAddress};
@@ -39,7 +44,8 @@ use zx_subsystem::sim::Sim;
 use zx_subsystem::{PAGE_SIZE, Platform};
 
 use common::{
-    Env, GIB_BASE, GIB_PAGES, floor_atomic, floor_plain, leaf_tables, populated_table, table_ptrs,
+    Env, GIB_BASE, GIB_PAGES, floor_atomic, floor_plain, leaf_tables, paired, populated_table,
+    table_ptrs,
 };
 
 const GIB: u64 = GIB_PAGES * PAGE_SIZE;
@@ -54,48 +60,59 @@ fn write_bit<A: Arch>() -> u64 {
     }
 }
 
-/// The benchmarks that work on our own tables of format `A`.
+fn config(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+}
+
+/// The benchmarks that work on our own tables of format `A`; `extra` adds
+/// the crate peer of the format on the same tables.
 fn ours_and_floors<A: Arch>(
     c: &mut Criterion,
     extra: impl FnOnce(
         &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-        &Sim<A>,
         &mut PageTable<Sim<A>>,
     ),
 ) {
     let sim = Sim::<A>::new();
     let mut pt = populated_table(&sim, GIB_PAGES);
-    let tables = leaf_tables(&sim, pt.root());
+    let tables = leaf_tables(&sim, pt.root(), GIB_BASE);
     let ptrs = table_ptrs(&sim, &tables);
     let bit = write_bit::<A>();
     let urw = MmuFlags::RW | MmuFlags::USER;
     let ur = MmuFlags::READ | MmuFlags::USER;
+    // SAFETY: the benchmark owns `pt`; nothing else touches its tables
+    // while the loop runs.
+    let floor = || unsafe { floor_plain(&ptrs, bit) };
+    let mut write = true;
+    let mut ours = |pt: &mut PageTable<Sim<A>>| {
+        write = !write;
+        let flags = if write { urw } else { ur };
+        let mut batch = TlbBatch::new::<A>(1);
+        let mut reserve = FrameReserve::empty(&sim);
+        pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
+            .expect("protect");
+        sim.flush_tlb(&batch);
+    };
 
     let mut g = c.benchmark_group(format!("populated_{}", A::NAME));
-    g.sample_size(30)
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(4));
-    g.bench_function("floor_plain", |b| {
-        // SAFETY: the benchmark owns `pt`; nothing else touches its tables
-        // while the loop runs.
-        b.iter(|| unsafe { floor_plain(&ptrs, bit) })
-    });
+    config(&mut g);
+    g.bench_function("floor_plain", |b| b.iter(floor));
     g.bench_function("floor_atomic", |b| {
         b.iter(|| floor_atomic(&sim, &tables, bit))
     });
-    let mut i = 0u64;
-    g.bench_function("ours_pt", |b| {
-        b.iter(|| {
-            i += 1;
-            let flags = if i.is_multiple_of(2) { urw } else { ur };
-            let mut batch = TlbBatch::new::<A>(1);
-            let mut reserve = FrameReserve::empty(&sim);
-            pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
-                .expect("protect");
-            sim.flush_tlb(&batch);
-        })
+    g.bench_function("ours_pt", |b| b.iter(|| ours(&mut pt)));
+    extra(&mut g, &mut pt);
+    drop(g);
+    let mut g = c.benchmark_group(format!("pair_{}", A::NAME));
+    config(&mut g);
+    g.bench_function("pt_vs_floor_plain", |b| {
+        b.iter_custom(|iters| paired(iters, || ours(&mut pt), floor))
     });
-    extra(&mut g, &sim, &mut pt);
+    g.bench_function("pt_vs_floor_atomic", |b| {
+        b.iter_custom(|iters| paired(iters, || ours(&mut pt), || floor_atomic(&sim, &tables, bit)))
+    });
     drop(g);
     drop(pt);
 
@@ -105,26 +122,29 @@ fn ours_and_floors<A: Arch>(
     let rw = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
     let base = env.vmar_map(env.root_vmar, rw | ZX_VM_ALIGN_1GB, 0, vmo, 0, GIB);
     env.fault_in(base, GIB);
+    let tables = leaf_tables(&env.sim, env.process.aspace().root_table(), base);
+    let ptrs = table_ptrs(&env.sim, &tables);
+    // SAFETY: nothing else uses the address space while the loop runs.
+    let floor = || unsafe { floor_plain(&ptrs, bit) };
+    let mut write = true;
+    let mut ours = || {
+        write = !write;
+        let perms = if write { rw } else { ZX_VM_PERM_READ };
+        env.protect(env.root_vmar, perms, black_box(base), GIB);
+    };
     let mut g = c.benchmark_group(format!("populated_{}", A::NAME));
-    g.sample_size(30)
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(4));
-    let mut i = 0u64;
-    g.bench_function("ours_syscall", |b| {
-        b.iter(|| {
-            i += 1;
-            let perms = if i.is_multiple_of(2) {
-                rw
-            } else {
-                ZX_VM_PERM_READ
-            };
-            env.protect(env.root_vmar, perms, black_box(base), GIB);
-        })
+    config(&mut g);
+    g.bench_function("ours_syscall", |b| b.iter(&mut ours));
+    drop(g);
+    let mut g = c.benchmark_group(format!("pair_{}", A::NAME));
+    config(&mut g);
+    g.bench_function("syscall_vs_floor_plain", |b| {
+        b.iter_custom(|iters| paired(iters, &mut ours, floor))
     });
 }
 
 fn x86_64_format(c: &mut Criterion) {
-    ours_and_floors::<X86_64>(c, |g, _sim, pt| {
+    ours_and_floors::<X86_64>(c, |g, pt| {
         let root = pt.platform().phys_to_virt(pt.root()).cast::<X86PageTable>();
         let common =
             PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | PageTableFlags::NO_EXECUTE;
@@ -157,7 +177,7 @@ fn x86_64_format(c: &mut Criterion) {
 }
 
 fn aarch64_format(c: &mut Criterion) {
-    ours_and_floors::<Aarch64>(c, |g, _sim, _pt| {
+    ours_and_floors::<Aarch64>(c, |g, _pt| {
         let attrs = El1Attributes::VALID
             | El1Attributes::ATTRIBUTE_INDEX_0
             | El1Attributes::INNER_SHAREABLE

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use zx_subsystem::abi::*;
 use zx_subsystem::arch::Arch;
@@ -190,17 +191,20 @@ pub fn populated_table<A: Arch>(sim: &Sim<A>, pages: u64) -> PageTable<Sim<A>> {
 /// Address bits of a table entry in both formats.
 const TABLE_ADDR: u64 = 0x0000_ffff_ffff_f000;
 
-/// The 512 leaf tables under the level-1 table covering [`GIB_BASE`] in the
-/// tables rooted at `root` (either format: root entry 0, then entry 1).
-pub fn leaf_tables<A: Arch>(sim: &Sim<A>, root: PhysAddr) -> Vec<PhysAddr> {
+/// The 512 leaf tables of the 1 GiB-aligned gigabyte at `base` in the
+/// tables rooted at `root` (either format).
+pub fn leaf_tables<A: Arch>(sim: &Sim<A>, root: PhysAddr, base: u64) -> Vec<PhysAddr> {
+    assert_eq!(base % (1 << 30), 0, "not 1 GiB aligned");
     let table = |pa: u64| {
         // SAFETY: `pa` is a table frame of a live page table of `sim`,
         // which outlives this short view; all accesses are atomic.
         unsafe { FrameMem::new(sim, PhysAddr::new(pa)) }
     };
-    let entry = |pa: u64, i: usize| table(pa).words()[i].load(Ordering::Relaxed) & TABLE_ADDR;
-    let level2 = entry(root.as_u64(), 0);
-    let level1 = entry(level2, 1);
+    let entry = |pa: u64, i: u64| {
+        table(pa).words()[(i % 512) as usize].load(Ordering::Relaxed) & TABLE_ADDR
+    };
+    let level2 = entry(root.as_u64(), base >> 39);
+    let level1 = entry(level2, base >> 30);
     let tables: Vec<PhysAddr> = (0..512).map(|i| PhysAddr::new(entry(level1, i))).collect();
     assert!(tables.iter().all(|t| t.as_u64() != 0), "not populated");
     tables
@@ -246,4 +250,24 @@ pub fn table_ptrs<A: Arch>(sim: &Sim<A>, tables: &[PhysAddr]) -> Vec<*mut [u64; 
         .iter()
         .map(|t| sim.phys_to_virt(*t).cast::<[u64; 512]>())
         .collect()
+}
+
+/// Runs `ours` and `peer` alternately `iters` times, timing each, and
+/// returns the ratio of their total times as a duration of `ratio` µs per
+/// iteration: criterion's statistics then apply to the ratio of two
+/// measurements taken side by side, which other load on the shared CPUs
+/// skews far less than two measurements taken seconds apart.
+/// (`cargo xtask bench` reads these `pair_*` benchmarks as ratios.)
+pub fn paired(iters: u64, mut ours: impl FnMut(), mut peer: impl FnMut()) -> Duration {
+    let (mut t_ours, mut t_peer) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..iters {
+        let t = Instant::now();
+        peer();
+        t_peer += t.elapsed();
+        let t = Instant::now();
+        ours();
+        t_ours += t.elapsed();
+    }
+    let ratio = t_ours.as_secs_f64() / t_peer.as_secs_f64().max(1e-12);
+    Duration::from_secs_f64(ratio * 1e-6 * iters as f64)
 }

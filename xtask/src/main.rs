@@ -8,7 +8,10 @@
 //!   (installing QEMU with apt-get when run as root and it is missing).
 //! - `cargo xtask run [--arch x86_64|aarch64] [-- <qemu args>]`: builds the
 //!   hobby kernel and boots it in QEMU, streaming its serial output.
+//! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
+//!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
+mod bench;
 mod qemu;
 mod util;
 
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
+        Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -47,6 +51,8 @@ fn print_help() {
          \x20       hobby kernel in QEMU on both arches)\n\
          run     [--arch x86_64|aarch64] [-- <qemu args>]: boot the hobby\n\
          \x20       kernel in QEMU (default x86_64)\n\
+         bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
+         \x20       peers; writes docs/bench-results.md and the plot\n\
          help    this text"
     );
 }
@@ -126,6 +132,7 @@ fn test(args: &[String]) -> Result<(), Failure> {
     }
     util::stage("host tests");
     Cmd::cargo().args(["test", "--workspace"]).run()?;
+    bench::test_mode()?;
     util::stage("rustdoc");
     Cmd::cargo()
         .args([

@@ -1,0 +1,697 @@
+//! `cargo xtask bench`: runs the benchmarks in `benches/` (release),
+//! turns their medians into ratios against the peers measured in the same
+//! run, and writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
+//!
+//! Every figure is a ratio of two medians from one run of one benchmark
+//! binary (criterion writes them to `target/criterion/<group>/<id>/new/`),
+//! so both sides saw the same machine. The whole set runs `--runs N` times
+//! (default 3); the table shows the median ratio over the runs and the
+//! range, since the machine is shared and noisy.
+//!
+//! The restricted-mode figure comes from the hobby kernel under QEMU
+//! (`-icount shift=0`, instructions, not time): it prints
+//! `bench: null_syscall <N> insns/iter, restricted_roundtrip <M> insns/iter,
+//! ratio <R>`. Until `xtask/src/qemu.rs` can hand back a boot's serial
+//! output ([`hobby_serial`]), that row is skipped with the reason, unless a
+//! captured output is given with `--serial ARCH=FILE`.
+//!
+//! `cargo xtask test` runs [`test_mode`]: every benchmark once.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::util::{self, Cmd, Failure};
+
+/// The criterion benchmark binaries (`benches/*.rs`), run together.
+const CRITERION_BENCHES: [&str; 3] = ["populated", "toggle", "scaling"];
+/// The allocation-counting benchmark (a plain `main`).
+const MEMORY_BENCH: &str = "memory";
+const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
+
+/// The `bench` stage of `cargo xtask test`: compiles every benchmark and
+/// runs each once (criterion's test mode; the memory bench counts a
+/// smaller batch).
+pub fn test_mode() -> Result<(), Failure> {
+    util::stage("benches (compile, run each once)");
+    Cmd::cargo()
+        .args(["bench", "--benches", "--", "--test"])
+        .run()
+}
+
+/// `cargo xtask bench [--runs N] [--serial ARCH=FILE]...`.
+pub fn run(args: &[String]) -> Result<(), Failure> {
+    let mut runs = 3usize;
+    let mut serial: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => {
+                runs = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Failure::new("--runs takes a positive number"))?;
+            }
+            "--serial" => {
+                let spec = it
+                    .next()
+                    .ok_or_else(|| Failure::new("--serial ARCH=FILE"))?;
+                let (arch, file) = spec
+                    .split_once('=')
+                    .filter(|(a, _)| ARCHES.contains(a))
+                    .ok_or_else(|| Failure::new("--serial takes x86_64=FILE or aarch64=FILE"))?;
+                serial.insert(arch.to_string(), PathBuf::from(file));
+            }
+            other => {
+                return Err(Failure::new(format!(
+                    "unknown bench argument `{other}`; use --runs N, --serial ARCH=FILE"
+                )));
+            }
+        }
+    }
+    let machine = Machine::now();
+    let home = util::root().join("target").join("criterion");
+    let mut medians: Vec<BTreeMap<String, f64>> = Vec::new();
+    let mut memory = BTreeMap::new();
+    for r in 1..=runs {
+        util::stage(&format!("benches, run {r} of {runs}"));
+        // Only this run's results may be read back.
+        if home.exists() {
+            std::fs::remove_dir_all(&home)
+                .map_err(|e| Failure::new(format!("cannot clear {}: {e}", home.display())))?;
+        }
+        let mut cmd = Cmd::cargo().arg("bench");
+        for b in CRITERION_BENCHES {
+            cmd = cmd.args(["--bench", b]);
+        }
+        cmd.args(["--", "--noplot"])
+            .env("CRITERION_HOME", &home)
+            .run()?;
+        medians.push(read_medians(&home)?);
+    }
+    util::stage("memory");
+    let out = Cmd::cargo()
+        .args(["bench", "--bench", MEMORY_BENCH])
+        .output()?;
+    for line in out.lines() {
+        if let Some((name, value)) = parse_memory(line) {
+            println!("{line}");
+            memory.insert(name, value);
+        }
+    }
+    util::stage("restricted round trip (hobby kernel)");
+    let mut restricted = BTreeMap::new();
+    for arch in ARCHES {
+        let got = match serial.get(arch) {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display())),
+            None => hobby_serial(arch),
+        };
+        let figure = got.and_then(|out| {
+            parse_restricted(&out).ok_or_else(|| {
+                "the hobby kernel printed no `bench: null_syscall ... restricted_roundtrip ...` \
+                 line"
+                    .to_string()
+            })
+        });
+        match &figure {
+            Ok(f) => println!("xtask: {arch}: restricted/null = {:.2}", f.ratio()),
+            Err(why) => println!("xtask: {arch}: skipped: {why}"),
+        }
+        restricted.insert(arch, figure);
+    }
+    let figures = figures(&medians, &memory, &restricted);
+    let docs = util::root().join("docs");
+    std::fs::create_dir_all(&docs)
+        .map_err(|e| Failure::new(format!("cannot create {}: {e}", docs.display())))?;
+    let table = markdown(&figures, &machine, runs);
+    write(&docs.join("bench-results.md"), &table)?;
+    write(&docs.join("bench-ratios.svg"), &svg(&figures))?;
+    println!("{table}");
+    println!("xtask: wrote docs/bench-results.md and docs/bench-ratios.svg");
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The serial output of a hobby-kernel boot on `arch`, for the
+/// `bench: null_syscall ...` line.
+///
+/// `xtask/src/qemu.rs` boots the kernel but does not yet hand the output
+/// back to other commands; once it does, this calls it.
+fn hobby_serial(arch: &str) -> Result<String, String> {
+    Err(format!(
+        "xtask/src/qemu.rs does not expose a boot's serial output yet; capture \
+         `cargo xtask run --arch {arch}` and pass --serial {arch}=FILE"
+    ))
+}
+
+/// The kernel's restricted-mode figure, in guest instructions per
+/// iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Restricted {
+    null_syscall: f64,
+    roundtrip: f64,
+    /// The ratio the kernel printed (checked against the two counts).
+    printed: f64,
+}
+
+impl Restricted {
+    fn ratio(&self) -> f64 {
+        self.roundtrip / self.null_syscall
+    }
+}
+
+/// Finds `bench: null_syscall <N> insns/iter, restricted_roundtrip <M>
+/// insns/iter, ratio <R>` in a boot's output (the last one, if several).
+fn parse_restricted(output: &str) -> Option<Restricted> {
+    output.lines().rev().find_map(|line| {
+        let rest = line.trim().strip_prefix("bench: null_syscall ")?;
+        let (n, rest) = rest.split_once(" insns/iter, restricted_roundtrip ")?;
+        let (m, r) = rest.split_once(" insns/iter, ratio ")?;
+        let f = Restricted {
+            null_syscall: n.trim().parse().ok()?,
+            roundtrip: m.trim().parse().ok()?,
+            printed: r.trim().parse().ok()?,
+        };
+        let consistent = (f.ratio() - f.printed).abs() <= 0.01 * f.printed.abs() + 0.005;
+        (f.null_syscall > 0.0 && consistent).then_some(f)
+    })
+}
+
+/// `memory: <name> <value>` from the memory bench.
+fn parse_memory(line: &str) -> Option<(String, f64)> {
+    let (name, value) = line.strip_prefix("memory: ")?.split_once(' ')?;
+    Some((name.to_string(), value.trim().parse().ok()?))
+}
+
+/// Every `<group>/<id>` under criterion's directory with its median (ns).
+fn read_medians(home: &Path) -> Result<BTreeMap<String, f64>, Failure> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![home.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.ends_with("new/estimates.json") {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+                let median = json_median(&text).ok_or_else(|| {
+                    Failure::new(format!("{}: no median estimate", path.display()))
+                })?;
+                let id = path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(|p| p.strip_prefix(home).ok())
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
+                out.insert(id, median);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `median.point_estimate` of a criterion `estimates.json`.
+fn json_median(text: &str) -> Option<f64> {
+    let after = &text[text.find("\"median\":")?..];
+    let value = &after[after.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// What a figure is held to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Target {
+    /// The ratio must be at most this.
+    AtMost(f64),
+    /// The ratio must be below this (faster than the peer).
+    Below(f64),
+    /// Reported for context.
+    None,
+}
+
+/// One row of the results.
+#[derive(Clone, Debug)]
+struct Figure {
+    section: &'static str,
+    name: String,
+    /// Median over runs, and the lowest and highest run.
+    value: Option<(f64, f64, f64)>,
+    /// `×` for ratios, ` B` for bytes.
+    unit: &'static str,
+    target: Target,
+    /// Absolute numbers behind the ratio, or why it is missing.
+    note: String,
+}
+
+impl Figure {
+    fn status(&self) -> &'static str {
+        match (self.value, self.target) {
+            (None, _) => "skipped",
+            (_, Target::None) => "",
+            (Some((v, ..)), Target::AtMost(t)) if v <= t => "met",
+            (Some((v, ..)), Target::Below(t)) if v < t => "met",
+            _ => "MISSED",
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<(f64, f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    Some((mid, v[0], v[v.len() - 1]))
+}
+
+/// Ratio `num / den` of one run, per run, summarised; with the median
+/// absolute times for the note.
+fn ratio(
+    runs: &[BTreeMap<String, f64>],
+    num: &str,
+    den: &str,
+) -> (Option<(f64, f64, f64)>, f64, f64) {
+    let ratios = runs
+        .iter()
+        .filter_map(|m| Some(m.get(num)? / m.get(den)?))
+        .collect();
+    let abs = |k: &str| {
+        median(runs.iter().filter_map(|m| m.get(k).copied()).collect()).map_or(f64::NAN, |v| v.0)
+    };
+    (median(ratios), abs(num), abs(den))
+}
+
+/// A `pair_*` benchmark's ratio (it reports `ratio` µs per iteration; see
+/// `benches/common/mod.rs`), per run, summarised.
+fn paired(runs: &[BTreeMap<String, f64>], key: &str) -> Option<(f64, f64, f64)> {
+    median(
+        runs.iter()
+            .filter_map(|m| m.get(key).map(|ns| ns / 1e3))
+            .collect(),
+    )
+}
+
+fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} ms", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.2} µs", v / 1e3)
+    } else {
+        format!("{v:.0} ns")
+    }
+}
+
+/// All rows, in the order of the issue.
+fn figures(
+    runs: &[BTreeMap<String, f64>],
+    memory: &BTreeMap<String, f64>,
+    restricted: &BTreeMap<&str, Result<Restricted, String>>,
+) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let pages = 262_144.0;
+    for arch in ARCHES {
+        let g = format!("populated_{arch}");
+        let peer = if arch == "x86_64" {
+            ("x86_64_crate", "`x86_64` crate `update_flags` per page")
+        } else {
+            ("aarch64_paging", "`aarch64-paging` `modify_range`")
+        };
+        // Against the floor the ratio is measured interleaved (`pair_*`).
+        let rows = [
+            ("ours_pt", "floor_plain", Some("pt_vs_floor_plain")),
+            (
+                "ours_syscall",
+                "floor_plain",
+                Some("syscall_vs_floor_plain"),
+            ),
+            ("ours_pt", "floor_atomic", Some("pt_vs_floor_atomic")),
+            ("ours_pt", peer.0, None),
+            ("ours_syscall", peer.0, None),
+        ];
+        for (num, den, pair) in rows {
+            let (mut value, a, b) = ratio(runs, &format!("{g}/{num}"), &format!("{g}/{den}"));
+            if let Some(pair) = pair {
+                value = paired(runs, &format!("pair_{arch}/{pair}"));
+            }
+            let ours = if num == "ours_pt" {
+                "`PageTable::protect`"
+            } else {
+                "`zx_vmar_protect`"
+            };
+            let (name, target) = match den {
+                "floor_plain" => ("floor (plain loop)", Target::AtMost(1.5)),
+                "floor_atomic" => ("floor (relaxed-atomic loop)", Target::None),
+                _ => (peer.1, Target::Below(1.0)),
+            };
+            let name = format!("{ours} ÷ {name}");
+            out.push(Figure {
+                section: "Populated 1 GiB protect (262,144 leaves, R ↔ RW)",
+                name: format!("{arch}: {name}"),
+                value,
+                unit: "×",
+                target,
+                note: format!("{:.3} vs {:.3} ns/page", a / pages, b / pages),
+            });
+        }
+    }
+    for arch in ARCHES {
+        for (n, k) in [(1, 1), (16, 1), (16, 16), (128, 1), (128, 16), (128, 128)] {
+            let (value, a, b) = ratio(
+                runs,
+                &format!("toggle_{arch}/ours/{n}m_{k}p"),
+                &format!("toggle_linux/mprotect/{n}m_{k}p"),
+            );
+            out.push(Figure {
+                section: "ProtectToggle/{N}Mappings/{K}Protect: ours (sim) ÷ Linux mprotect (real syscall + TLB flush)",
+                name: format!("{arch}: {n}Mappings/{k}Protect"),
+                value,
+                unit: "×",
+                target: Target::None,
+                note: format!("{} vs {} per call", ns(a), ns(b)),
+            });
+        }
+    }
+    let (value, a, b) = ratio(runs, "toggle_linux/mprotect/1m_1p", "toggle_linux/getppid");
+    out.push(Figure {
+        section: "ProtectToggle/{N}Mappings/{K}Protect: ours (sim) ÷ Linux mprotect (real syscall + TLB flush)",
+        name: "Linux: mprotect 1/1 ÷ getppid (null syscall), for scale".into(),
+        value,
+        unit: "×",
+        target: Target::None,
+        note: format!("{} vs {}", ns(a), ns(b)),
+    });
+    for arch in ARCHES {
+        for (n, target) in [(1_000, Target::None), (100_000, Target::AtMost(2.0))] {
+            let (_, a, b) = ratio(
+                runs,
+                &format!("scaling_{arch}/protect_one/{n}"),
+                &format!("scaling_{arch}/protect_one/10"),
+            );
+            let value = paired(runs, &format!("pair_{arch}/scaling_{n}_vs_10"));
+            out.push(Figure {
+                section: "Scaling: protect one page in a VMAR of N mappings ÷ the same with 10",
+                name: format!("{arch}: {n} mappings ÷ 10"),
+                value,
+                unit: "×",
+                target,
+                note: format!("{} vs {}", ns(a), ns(b)),
+            });
+        }
+    }
+    for arch in ARCHES {
+        for (key, name) in [
+            ("bytes_per_mapping", "bytes per mapping"),
+            ("bytes_per_range", "bytes per protection range"),
+        ] {
+            let v = memory.get(&format!("{arch}/{key}")).copied();
+            out.push(Figure {
+                section: "Memory (counting allocator)",
+                name: format!("{arch}: {name}"),
+                value: v.map(|v| (v, v, v)),
+                unit: " B",
+                target: Target::None,
+                note: if v.is_some() {
+                    "live heap bytes ÷ count".into()
+                } else {
+                    "no output".into()
+                },
+            });
+        }
+    }
+    for arch in ARCHES {
+        let (value, note) = match restricted.get(arch) {
+            Some(Ok(f)) => (
+                Some((f.ratio(), f.ratio(), f.ratio())),
+                format!("{:.0} vs {:.0} insns/iter", f.roundtrip, f.null_syscall),
+            ),
+            Some(Err(why)) => (None, why.clone()),
+            None => (None, "not run".into()),
+        };
+        out.push(Figure {
+            section: "Restricted mode (hobby kernel, QEMU -icount shift=0)",
+            name: format!("{arch}: enter → syscall → vector ÷ null syscall"),
+            value,
+            unit: "×",
+            target: Target::AtMost(2.5),
+            note,
+        });
+    }
+    out
+}
+
+/// What the figures were measured on.
+struct Machine {
+    cpu: String,
+    cores: usize,
+    load: String,
+}
+
+impl Machine {
+    fn now() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+                })
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        Machine { cpu, cores, load }
+    }
+}
+
+fn markdown(figures: &[Figure], machine: &Machine, runs: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmark results\n");
+    let _ = writeln!(
+        s,
+        "Made by `cargo xtask bench --runs {runs}` on {} ({} cores, load average {} at the \
+         start). Each ratio comes from one run of one benchmark binary: against the floor and \
+         in the scaling rows, ours and the peer alternate call by call and criterion's median \
+         is over per-sample ratios (the `pair_*` benches); elsewhere it divides two criterion \
+         medians. The table gives the median over {runs} runs and the lowest and highest run. \
+         Below 1× means faster than the peer. Absolute times are unpaired medians. See \
+         `benches/` for what each side does.\n",
+        machine.cpu, machine.cores, machine.load
+    );
+    let _ = writeln!(s, "![ratios](bench-ratios.svg)\n");
+    let mut section = "";
+    for f in figures {
+        if f.section != section {
+            section = f.section;
+            let _ = writeln!(s, "\n## {section}\n");
+            let _ = writeln!(s, "| figure | value | range | target | status | absolute |");
+            let _ = writeln!(s, "|---|---:|---:|---|---|---|");
+        }
+        let (value, range) = match f.value {
+            Some((v, lo, hi)) if f.unit == " B" => {
+                (format!("{v:.0} B"), format!("{lo:.0}–{hi:.0}"))
+            }
+            Some((v, lo, hi)) => (format!("{v:.2}×"), format!("{lo:.2}–{hi:.2}")),
+            None => ("—".into(), String::new()),
+        };
+        let target = match f.target {
+            Target::AtMost(t) => format!("≤ {t}×"),
+            Target::Below(t) => format!("< {t}×"),
+            Target::None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {value} | {range} | {target} | {} | {} |",
+            f.name,
+            f.status(),
+            f.note.replace('|', "\\|")
+        );
+    }
+    s
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('`', "")
+}
+
+/// A horizontal bar chart of the ratios on a log scale, bars growing from
+/// 1× (left: faster than the peer; right: slower), a tick at each target.
+fn svg(figures: &[Figure]) -> String {
+    let rows: Vec<&Figure> = figures.iter().filter(|f| f.unit == "×").collect();
+    let (label_w, plot_w, row_h, top) = (470.0, 420.0, 22.0, 50.0);
+    let (lo, hi) = (0.01f64, 10.0f64);
+    let x = |v: f64| label_w + (v.clamp(lo, hi).log10() - lo.log10()) / (hi / lo).log10() * plot_w;
+    let height = top + rows.len() as f64 * row_h + 30.0;
+    let width = label_w + plot_w + 80.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">zx-subsystem: ratio to the peer measured in the same run (log scale; left of 1× is faster)</text>"#
+    );
+    for tick in [0.01, 0.1, 1.0, 10.0] {
+        let tx = x(tick);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="{}"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle">{tick}×</text>"##,
+            top - 8.0,
+            height - 25.0,
+            if tick == 1.0 { "#000" } else { "#ccc" },
+            top - 12.0
+        );
+    }
+    for (i, f) in rows.iter().enumerate() {
+        let y = top + i as f64 * row_h;
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            label_w - 8.0,
+            y + 14.0,
+            xml(&f.name)
+        );
+        let Some((v, ..)) = f.value else {
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" fill="#888">skipped</text>"##,
+                x(1.0) + 4.0,
+                y + 14.0
+            );
+            continue;
+        };
+        let color = match f.status() {
+            "met" => "#2e7d32",
+            "MISSED" => "#c62828",
+            _ => "#78909c",
+        };
+        let (x0, x1) = (x(1.0).min(x(v)), x(1.0).max(x(v)));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}"/><text x="{:.1}" y="{:.1}">{v:.2}×</text>"#,
+            y + 4.0,
+            (x1 - x0).max(1.0),
+            row_h - 8.0,
+            x(hi) + 6.0,
+            y + 14.0
+        );
+        if let Target::AtMost(t) | Target::Below(t) = f.target {
+            let _ = writeln!(
+                s,
+                r##"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>"##,
+                x(t),
+                y + 1.0,
+                y + row_h - 1.0
+            );
+        }
+    }
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A captured stretch of hobby-kernel output (the format the kernel
+    /// promises), with other `bench:` lines around it.
+    const SERIAL: &str = "\
+ok - restricted enter returns to the vector
+bench: aarch64 null syscall round trip: 1.250 cntvct ticks/iteration = 20 ns at 62500000 Hz (12500 ticks / 10000)
+bench: null_syscall 412 insns/iter, restricted_roundtrip 893 insns/iter, ratio 2.17
+24 passed, 0 failed
+";
+
+    #[test]
+    fn parses_the_restricted_line() {
+        let f = parse_restricted(SERIAL).expect("found");
+        assert_eq!(f.null_syscall, 412.0);
+        assert_eq!(f.roundtrip, 893.0);
+        assert_eq!(f.printed, 2.17);
+        assert!((f.ratio() - 893.0 / 412.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rejects_missing_or_inconsistent_lines() {
+        assert_eq!(
+            parse_restricted("bench: calibration: 10 ticks\n1 passed, 0 failed"),
+            None
+        );
+        assert_eq!(
+            parse_restricted(
+                "bench: null_syscall 100 insns/iter, restricted_roundtrip 200 insns/iter, ratio 3.5"
+            ),
+            None
+        );
+        assert_eq!(
+            parse_restricted(
+                "bench: null_syscall 0 insns/iter, restricted_roundtrip 200 insns/iter, ratio 0"
+            ),
+            None
+        );
+        assert_eq!(parse_restricted("bench: null_syscall x insns/iter"), None);
+    }
+
+    #[test]
+    fn reads_criterion_medians_and_memory_lines() {
+        let json = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":1.5,"standard_error":0.1},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":222.7,"upper_bound":232.5},"point_estimate":225.8,"standard_error":2.8}}"#;
+        assert_eq!(json_median(json), Some(225.8));
+        assert_eq!(
+            parse_memory("memory: x86_64/bytes_per_range 26.2"),
+            Some(("x86_64/bytes_per_range".into(), 26.2))
+        );
+        assert_eq!(parse_memory("Finished"), None);
+    }
+
+    #[test]
+    fn ratios_are_per_run_then_median() {
+        let run = |a: f64, b: f64| BTreeMap::from([("g/a".to_string(), a), ("g/b".to_string(), b)]);
+        let runs = [run(3.0, 2.0), run(10.0, 2.0), run(4.0, 2.0)];
+        let (v, a, b) = ratio(&runs, "g/a", "g/b");
+        assert_eq!(v, Some((2.0, 1.5, 5.0)));
+        assert_eq!((a, b), (4.0, 2.0));
+        assert_eq!(ratio(&runs, "g/a", "g/missing").0, None);
+    }
+
+    #[test]
+    fn status_and_chart() {
+        let f = |v: Option<f64>, target| Figure {
+            section: "s",
+            name: "a <b> & c".into(),
+            value: v.map(|v| (v, v, v)),
+            unit: "×",
+            target,
+            note: String::new(),
+        };
+        assert_eq!(f(Some(1.5), Target::AtMost(1.5)).status(), "met");
+        assert_eq!(f(Some(1.6), Target::AtMost(1.5)).status(), "MISSED");
+        assert_eq!(f(Some(1.0), Target::Below(1.0)).status(), "MISSED");
+        assert_eq!(f(None, Target::AtMost(2.5)).status(), "skipped");
+        let chart = svg(&[
+            f(Some(0.05), Target::Below(1.0)),
+            f(None, Target::AtMost(2.5)),
+        ]);
+        assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+        assert!(chart.contains("a &lt;b&gt; &amp; c") && chart.contains("skipped"));
+    }
+}
