@@ -110,8 +110,129 @@ impl<'a> FrameMem<'a> {
     }
 }
 
+/// Flips the bits of `delta` in every word of `words`: a bulk change of
+/// page-table entries (the whole-table protect of
+/// [`PageTable`](crate::mmu::PageTable)).
+///
+/// Every word is read and written whole, as a relaxed atomic load then
+/// store would, so a concurrent reader (another CPU's page walker) sees
+/// the old or the new entry, never a mix; an accessed/dirty bit the MMU
+/// sets between the read and the write may be lost, as with any
+/// load-modify-store of an entry. Where SSE2 is available (hosts; not the
+/// soft-float `x86_64-unknown-none`), each 64-byte line is two words at a
+/// time: four aligned 16-byte loads, then four stores, which streams
+/// through tables ~1.35x faster than eight scalar read-modify-writes on
+/// the CPUs measured (`benches/populated.rs`).
+pub(crate) fn xor_words(words: &[AtomicU64], delta: u64) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    let words = sse2::xor_lines(words, delta);
+    for w in words {
+        w.store(w.load(Ordering::Relaxed) ^ delta, Ordering::Relaxed);
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+mod sse2 {
+    use core::arch::asm;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    /// Words per 64-byte cache line.
+    const LINE: usize = 8;
+
+    /// [`xor_words`](super::xor_words) over the whole 64-byte lines of
+    /// `words`; returns the words after the last line, still to do (the
+    /// words before the first line are done here, one at a time).
+    pub(super) fn xor_lines(words: &[AtomicU64], delta: u64) -> &[AtomicU64] {
+        let head = words
+            .as_ptr()
+            .cast::<u8>()
+            .align_offset(LINE * 8)
+            .div_ceil(8)
+            .min(words.len());
+        let (head, rest) = words.split_at(head);
+        for w in head {
+            w.store(w.load(Ordering::Relaxed) ^ delta, Ordering::Relaxed);
+        }
+        let lines = rest.len() / LINE;
+        let (body, tail) = rest.split_at(lines * LINE);
+        if lines > 0 {
+            // SAFETY: `body` is `lines` whole, 64-byte aligned lines of
+            // live `AtomicU64`s that this function may access, and the asm
+            // touches nothing else. Its effect is that of a relaxed atomic
+            // load of each word, then a relaxed atomic store of it xor
+            // `delta`: aligned 16-byte SSE accesses are single-copy atomic
+            // on x86 CPUs with AVX (Intel SDM vol. 3A, "Guaranteed Atomic
+            // Operations"; AMD APM vol. 2, "Access Atomicity") and made of
+            // aligned 8-byte accesses on older ones, so they never race
+            // with other atomic accesses to the words in a way the atomics
+            // would not.
+            unsafe {
+                asm!(
+                    "movq {d}, {delta}",
+                    "punpcklqdq {d}, {d}",
+                    "2:",
+                    "movdqa {a}, xmmword ptr [{p}]",
+                    "movdqa {b}, xmmword ptr [{p} + 16]",
+                    "movdqa {c}, xmmword ptr [{p} + 32]",
+                    "movdqa {e}, xmmword ptr [{p} + 48]",
+                    "pxor {a}, {d}",
+                    "pxor {b}, {d}",
+                    "pxor {c}, {d}",
+                    "pxor {e}, {d}",
+                    "movdqa xmmword ptr [{p}], {a}",
+                    "movdqa xmmword ptr [{p} + 16], {b}",
+                    "movdqa xmmword ptr [{p} + 32], {c}",
+                    "movdqa xmmword ptr [{p} + 48], {e}",
+                    "add {p}, 64",
+                    "dec {n}",
+                    "jnz 2b",
+                    p = inout(reg) body.as_ptr() => _,
+                    n = inout(reg) lines => _,
+                    delta = in(reg) delta,
+                    d = out(xmm_reg) _,
+                    a = out(xmm_reg) _,
+                    b = out(xmm_reg) _,
+                    c = out(xmm_reg) _,
+                    e = out(xmm_reg) _,
+                    options(nostack),
+                );
+            }
+        }
+        tail
+    }
+}
+
 fn in_frame(offset: usize, len: usize) -> bool {
     offset
         .checked_add(len)
         .is_some_and(|end| end <= PAGE_SIZE as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// The bulk xor at every alignment and length around whole lines
+    /// (head, lines, tail), against the word-by-word result.
+    #[test]
+    fn xor_words_matches_word_by_word() {
+        let words: Vec<AtomicU64> = (0..64u64).map(|i| AtomicU64::new(i * 0x1_0001)).collect();
+        let delta = 0x8000_0000_0000_0082;
+        for start in 0..9 {
+            for len in [0, 1, 7, 8, 9, 16, 23, 40, 55] {
+                let before: Vec<u64> = words.iter().map(|w| w.load(Ordering::Relaxed)).collect();
+                xor_words(&words[start..start + len], delta);
+                for (i, w) in words.iter().enumerate() {
+                    let inside = (start..start + len).contains(&i);
+                    let want = if inside { before[i] ^ delta } else { before[i] };
+                    assert_eq!(
+                        w.load(Ordering::Relaxed),
+                        want,
+                        "start {start} len {len} word {i}"
+                    );
+                }
+            }
+        }
+    }
 }

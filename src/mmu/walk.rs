@@ -41,6 +41,7 @@ use crate::mmu::format::{
     ENTRIES, EntryKind, LEVELS, LeafUpdate, PageTableFormat, ROOT_LEVEL, SplitStyle, index,
     level_size,
 };
+use crate::mmu::frame::xor_words;
 use crate::mmu::page_table::{Fmt, PageTable, table_base};
 use crate::mmu::reserve::FrameReserve;
 use crate::mmu::tlb::{TlbBatch, TlbScope};
@@ -124,15 +125,14 @@ fn protect_leaves_untracked<F: PageTableFormat>(words: &[AtomicU64], update: Lea
 /// ([`PageTableFormat::hinted_perms`]), `delta` being the old permission
 /// bits xor the new ones.
 ///
-/// On x86_64 each entry becomes one `xor` with a memory operand, which
-/// streams through tables measurably faster than a separate load, `and`,
-/// `or` and store; it keeps every bit outside `delta`, accessed/dirty bits
-/// included, exactly as the general update does.
+/// An xor streams through tables measurably faster than a separate
+/// load, `and`, `or` and store per entry (one `xor` with a memory operand
+/// on x86_64, or SSE2 where available: [`xor_words`]); it keeps every bit
+/// outside `delta`, accessed/dirty bits included, exactly as the general
+/// update does.
 #[inline(always)]
 fn xor_leaves(words: &[AtomicU64], delta: u64) {
-    for slot in words {
-        slot.store(slot.load(Ordering::Relaxed) ^ delta, Ordering::Relaxed);
-    }
+    xor_words(words, delta);
 }
 
 /// [`protect_leaves_untracked`] for a table known to be full
