@@ -102,10 +102,26 @@ impl<P: Platform> AddressSpace<P> {
             cursor = hi;
         }
 
+        // The page-table flags of each target, asked of the VMO now: its
+        // lock comes before the page-table lock in the crate's order (a
+        // shrinking VMO strips translations while holding it).
+        let mut runs: Vec<(u64, u64, MmuFlags)> = Vec::new();
+        runs.try_reserve(targets.len())?;
+        for (id, lo, hi) in &targets {
+            let Some(m) = tree.mappings.get(*id) else {
+                continue;
+            };
+            let mut flags = mmu_flags(perms);
+            if m.vmo.may_share_frames() {
+                flags.remove(MmuFlags::WRITE);
+            }
+            runs.push((*lo, *hi, flags));
+        }
+
         // Reserve everything the apply pass needs.
         let frames = {
             let pt = self.page_table.lock();
-            targets.iter().fold(0usize, |n, (_, lo, hi)| {
+            runs.iter().fold(0usize, |n, (lo, hi, _)| {
                 n.saturating_add(pt.frames_needed(*lo, hi - lo))
             })
         };
@@ -118,21 +134,18 @@ impl<P: Platform> AddressSpace<P> {
         }
 
         // Apply pass: cannot fail.
+        for (id, lo, hi) in &targets {
+            if let Some(m) = tree.mappings.get_mut(*id) {
+                let (mb, me) = (m.base, m.end());
+                m.prot.set(mb, me, *lo, *hi, perms);
+            }
+        }
         let mut batch = self.new_batch();
         {
             let mut pt = self.page_table.lock();
-            for (id, lo, hi) in &targets {
-                let Some(m) = tree.mappings.get_mut(*id) else {
-                    continue;
-                };
-                let (mb, me) = (m.base, m.end());
-                m.prot.set(mb, me, *lo, *hi, perms);
-                let mut flags = mmu_flags(perms);
-                if m.vmo.may_share_frames() {
-                    flags.remove(MmuFlags::WRITE);
-                }
+            for (lo, hi, flags) in &runs {
                 if pt
-                    .protect(*lo, hi - lo, flags, &mut batch, &mut reserve)
+                    .protect(*lo, hi - lo, *flags, &mut batch, &mut reserve)
                     .is_err()
                 {
                     // Reserved above: a failure here is a crate bug. The
