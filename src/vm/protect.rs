@@ -104,7 +104,9 @@ impl<P: Platform> AddressSpace<P> {
 
         // The page-table flags of each target, asked of the VMO now: its
         // lock comes before the page-table lock in the crate's order (a
-        // shrinking VMO strips translations while holding it).
+        // shrinking VMO strips translations while holding it). Adjacent
+        // targets (the check pass leaves no gap) with the same flags are
+        // one page-table walk.
         let mut runs: Vec<(u64, u64, MmuFlags)> = Vec::new();
         runs.try_reserve(targets.len())?;
         for (id, lo, hi) in &targets {
@@ -115,7 +117,10 @@ impl<P: Platform> AddressSpace<P> {
             if m.vmo.may_share_frames() {
                 flags.remove(MmuFlags::WRITE);
             }
-            runs.push((*lo, *hi, flags));
+            match runs.last_mut() {
+                Some((_, end, f)) if *end == *lo && *f == flags => *end = *hi,
+                _ => runs.push((*lo, *hi, flags)),
+            }
         }
 
         // Reserve everything the apply pass needs.
@@ -126,10 +131,14 @@ impl<P: Platform> AddressSpace<P> {
             })
         };
         let mut reserve = FrameReserve::new(self.platform(), frames)?;
-        for (id, _, _) in &targets {
+        for (id, lo, hi) in &targets {
             if let Some(m) = tree.mappings.get_mut(*id) {
-                let mb = m.base;
-                m.prot.reserve_for_set(mb)?;
+                // Covering the whole mapping leaves one protection for it:
+                // nothing to make room for.
+                if *lo > m.base || *hi < m.end() {
+                    let mb = m.base;
+                    m.prot.reserve_for_set(mb)?;
+                }
             }
         }
 
