@@ -6,7 +6,7 @@
 //! never viewed as `&[u8]` or `&mut [u64]`: every access is a relaxed atomic
 //! 64-bit load or store. On x86_64 and aarch64 those compile to plain `mov` /
 //! `ldr` / `str`, and they keep concurrent access defined behaviour. The one
-//! bulk operation, [`xor_words`], uses 16-byte SSE2 accesses where the
+//! bulk operation, `xor_words`, uses 16-byte SSE2 accesses where the
 //! target has them; each word is still read and written whole, so it counts
 //! as the same atomic loads and stores.
 
