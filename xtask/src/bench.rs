@@ -377,7 +377,7 @@ fn figures(
             );
             out.push(Figure {
                 section: "ProtectToggle/{N}Mappings/{K}Protect: ours (sim) ÷ Linux mprotect (real syscall + TLB flush)",
-                name: format!("{arch}: {n}Mappings/{k}Protect"),
+                name: format!("{arch}: ProtectToggle {n}/{k} ÷ Linux mprotect"),
                 value,
                 unit: "×",
                 target: Target::None,
@@ -404,7 +404,7 @@ fn figures(
             let value = paired(runs, &format!("pair_{arch}/scaling_{n}_vs_10"));
             out.push(Figure {
                 section: "Scaling: protect one page in a VMAR of N mappings ÷ the same with 10",
-                name: format!("{arch}: {n} mappings ÷ 10"),
+                name: format!("{arch}: protect in {n} mappings ÷ in 10"),
                 value,
                 unit: "×",
                 target,
@@ -539,7 +539,7 @@ fn svg(figures: &[Figure]) -> String {
     let (label_w, plot_w, row_h, top) = (470.0, 420.0, 22.0, 50.0);
     let (lo, hi) = (0.01f64, 10.0f64);
     let x = |v: f64| label_w + (v.clamp(lo, hi).log10() - lo.log10()) / (hi / lo).log10() * plot_w;
-    let height = top + rows.len() as f64 * row_h + 30.0;
+    let height = top + rows.len() as f64 * row_h + 50.0;
     let width = label_w + plot_w + 80.0;
     let mut s = String::new();
     let _ = writeln!(
@@ -605,6 +605,11 @@ fn svg(figures: &[Figure]) -> String {
             );
         }
     }
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="{:.1}" fill="#444">green: target met; red: target missed; grey: no target; dashed tick: the target</text>"##,
+        height - 8.0
+    );
     let _ = writeln!(s, "</svg>");
     s
 }
