@@ -236,16 +236,17 @@ pub fn save(ctx: &UserContext) -> State {
 /// interrupts unmasked.
 #[inline]
 pub fn enter_normal(ctx: &mut UserContext, tls: NormalTls, vector: u64, context: u64, reason: u64) {
-    let mut x = [0; 31];
-    x[0] = context;
-    x[1] = reason;
-    *ctx = UserContext {
-        x,
-        sp: 0,
-        pc: vector,
-        spsr: 0,
-        tpidr_el0: tls.tpidr_el0,
-    };
+    // A zero the compiler cannot see through: zeroing the register file
+    // with a known 0 becomes a call to memset, several times slower (for
+    // 240 bytes) than the plain stores this gives.
+    let zero = core::hint::black_box(0);
+    ctx.x[0] = context;
+    ctx.x[1] = reason;
+    ctx.x[2..].fill(zero);
+    ctx.sp = zero;
+    ctx.pc = vector;
+    ctx.spsr = zero;
+    ctx.tpidr_el0 = tls.tpidr_el0;
 }
 
 /// The exception report for a trap with `info`.
