@@ -153,7 +153,12 @@ impl FrameMem<'_> {
     /// frame. `T`'s size must be a multiple of 8 (checked at compile time).
     #[inline]
     pub fn read_pod<T: Pod>(&self, offset: usize) -> Option<T> {
-        const { assert!(size_of::<T>().is_multiple_of(8), "read_pod needs whole words") };
+        const {
+            assert!(
+                size_of::<T>().is_multiple_of(8),
+                "read_pod needs whole words"
+            )
+        };
         if !offset.is_multiple_of(8) || !in_frame(offset, size_of::<T>()) {
             return None;
         }
@@ -177,7 +182,12 @@ impl FrameMem<'_> {
     /// (checked at compile time).
     #[inline]
     pub fn write_pod<T: Pod>(&self, offset: usize, value: &T) -> bool {
-        const { assert!(size_of::<T>().is_multiple_of(8), "write_pod needs whole words") };
+        const {
+            assert!(
+                size_of::<T>().is_multiple_of(8),
+                "write_pod needs whole words"
+            )
+        };
         if !offset.is_multiple_of(8) || !in_frame(offset, size_of::<T>()) {
             return false;
         }
