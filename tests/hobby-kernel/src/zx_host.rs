@@ -22,6 +22,17 @@
 //! | [`abi::HOST_CHECK`] | `check(name, got, want)` | one `ok - name` / `not ok - name` line; status 0 if `got == want`, else 1 |
 //! | [`abi::HOST_BENCH`] | `bench(null, restricted, cal_ticks, cal_insns, iterations)` | the `bench:` line |
 //! | [`abi::HOST_EXIT`] | `exit(code)` | ends [`Program::run`] |
+//! | [`abi::HOST_KICK_ON_IRQ`] | `kick_on_irq()` | arms a one-shot timer; when it interrupts the thread, a second thread of the process kicks it first |
+//!
+//! The last one covers the kick of a thread *in* restricted mode, which a
+//! single-threaded program cannot do itself: at the interrupt, the host
+//! runs `zx_restricted_kick` for a second thread of the process (one that
+//! never runs, it only names the caller, as another CPU's thread would),
+//! and then hands the interrupt to the crate (`Kernel::exception` with
+//! `Trap::Interrupt`): a kernel boundary, where the thread leaves
+//! restricted mode with `KICK`. The host checks that the crate asked it to
+//! interrupt the thread's CPU ([`Platform::interrupt_thread`], counted in
+//! [`INTERRUPT_REQUESTS`]).
 //!
 //! `name` is a NUL-terminated string in user memory, read through the
 //! crate's user-copy path like any other user pointer.
@@ -31,10 +42,12 @@
 
 use alloc::sync::Arc;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::Arch;
 use zx_subsystem::object::{KernelObject, Process, Thread};
+use zx_subsystem::syscall::SyscallNumber;
 use zx_subsystem::vm::{Perms, Placement, Vmo};
 use zx_subsystem::{Kernel, PAGE_SIZE, Platform, Resolution, Trap};
 
@@ -53,6 +66,9 @@ pub mod abi {
     pub const HOST_BENCH: u64 = 0x1001;
     /// `exit(code)`.
     pub const HOST_EXIT: u64 = 0x1002;
+    /// `kick_on_irq()`: arm a one-shot timer; at its interrupt, kick the
+    /// thread from a second thread.
+    pub const HOST_KICK_ON_IRQ: u64 = 0x1003;
 
     /// Size of the stack VMO the host maps.
     pub const STACK_SIZE: u64 = 4 * 4096;
@@ -145,6 +161,23 @@ pub mod abi {
     pub const MAX_RATIO_X100: u64 = 250;
 }
 
+/// How many times the crate called `Platform::interrupt_thread` (the arch
+/// platforms count here).
+pub static INTERRUPT_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// What the arch gives [`Program::run`]: the way to user mode, and a timer.
+pub trait Machine<A: Arch> {
+    /// Runs the thread in user mode until its next trap (the arch's
+    /// `run_user`).
+    fn enter(&mut self, ctx: &mut A::UserContext) -> Trap<A>;
+    /// Arms a one-shot timer interrupt some thousands of instructions from
+    /// now.
+    fn arm_timer(&mut self);
+    /// Acknowledges the interrupt `Trap::Interrupt(vector)` reported and
+    /// stops the timer.
+    fn ack_interrupt(&mut self, vector: u64);
+}
+
 /// A process with one thread, the user program and its stack mapped.
 pub struct Program<P: Platform> {
     /// The crate's kernel state.
@@ -153,6 +186,9 @@ pub struct Program<P: Platform> {
     pub process: Arc<Process<P>>,
     /// Its thread.
     pub thread: Arc<Thread<P>>,
+    /// A second thread that never runs: the caller of the kick that
+    /// `kick_on_irq` asks for.
+    pub kicker: Arc<Thread<P>>,
     /// User address of the program's first instruction.
     pub entry: u64,
     /// Bytes of code mapped at [`entry`](Program::entry).
@@ -185,6 +221,7 @@ impl<P: Platform> Program<P> {
         let kernel = Kernel::new(platform.clone());
         let process = kernel.create_process(kernel.root_job())?;
         let thread = process.create_thread(1)?;
+        let kicker = process.create_thread(2)?;
         let code_len = (code.len() as u64).next_multiple_of(PAGE_SIZE);
         let code_vmo = Vmo::create(&platform, code_len, false)?;
         code_vmo.write(0, code)?;
@@ -214,6 +251,7 @@ impl<P: Platform> Program<P> {
             kernel,
             process,
             thread,
+            kicker,
             entry,
             code_len,
             globals: stack_base + abi::STACK_SIZE - abi::GLOBALS_SIZE,
@@ -222,25 +260,31 @@ impl<P: Platform> Program<P> {
         })
     }
 
-    /// Runs the thread from `ctx` until it calls `exit`, with `enter`
-    /// (the arch's `run_user`) taking it to user mode: syscalls go to the
-    /// host calls (normal mode, host numbers) or the crate's table, page
-    /// faults and other traps to the crate's handlers. Records one check:
-    /// the program exited with code 0 (a normal-mode fault the crate
-    /// cannot resolve ends the run and fails it).
+    /// Runs the thread from `ctx` until it calls `exit`, with `machine`
+    /// taking it to user mode: syscalls go to the host calls (normal mode,
+    /// host numbers) or the crate's table, page faults and other traps to
+    /// the crate's handlers, interrupts are acknowledged and then handed to
+    /// the crate as kernel boundaries. Records one check: the program
+    /// exited with code 0 (a normal-mode fault the crate cannot resolve
+    /// ends the run and fails it).
     pub fn run<W: Write>(
         &self,
         ctx: &mut <P::Arch as Arch>::UserContext,
         r: &mut Report<W>,
-        mut enter: impl FnMut(&mut <P::Arch as Arch>::UserContext) -> Trap<P::Arch>,
+        machine: &mut impl Machine<P::Arch>,
     ) -> bool {
         let (kernel, thread) = (&self.kernel, &self.thread);
+        let mut kick_on_irq = false;
         let stop = loop {
-            match enter(ctx) {
+            match machine.enter(ctx) {
                 Trap::Syscall => {
                     let number = P::Arch::syscall_number(ctx);
                     if number >= abi::HOST_SYSCALL_BASE && !kernel.in_restricted_mode(thread) {
-                        if let Some(code) = self.host_call(number, ctx, r) {
+                        if number == abi::HOST_KICK_ON_IRQ {
+                            kick_on_irq = true;
+                            machine.arm_timer();
+                            P::Arch::set_syscall_status(ctx, 0);
+                        } else if let Some(code) = self.host_call(number, ctx, r) {
                             break Stop::Exit(code);
                         }
                     } else {
@@ -253,6 +297,12 @@ impl<P: Platform> Program<P> {
                     }
                 }
                 trap => {
+                    if let Trap::Interrupt(vector) = trap {
+                        machine.ack_interrupt(vector);
+                        if core::mem::take(&mut kick_on_irq) {
+                            self.kick_from_another_thread(r);
+                        }
+                    }
                     if kernel.exception(thread, ctx, trap) == Resolution::Unhandled {
                         break Stop::Unhandled(trap);
                     }
@@ -269,6 +319,27 @@ impl<P: Platform> Program<P> {
                 r.check("user program exited with code 0", false)
             }
         }
+    }
+
+    /// `zx_restricted_kick(thread, 0)` called by the second thread, as one
+    /// on another CPU would while the thread runs (restricted) code.
+    fn kick_from_another_thread<W: Write>(&self, r: &mut Report<W>) {
+        let before = INTERRUPT_REQUESTS.load(Ordering::Relaxed);
+        let mut args = [0; 8];
+        args[0] = u64::from(self.thread_handle);
+        let status =
+            self.kernel
+                .syscall_raw(&self.kicker, SyscallNumber::RestrictedKick as u64, args);
+        r.check_eq(
+            "kick from a second thread while in restricted mode: zx_restricted_kick = ZX_OK",
+            status,
+            0,
+        );
+        r.check_eq(
+            "kick from a second thread: the crate asks the host to interrupt the thread's CPU",
+            INTERRUPT_REQUESTS.load(Ordering::Relaxed) - before,
+            1,
+        );
     }
 
     /// Answers a host syscall; `Some(code)` for `exit`.

@@ -36,7 +36,7 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     let mut report = Report::new(Console);
     let mut env = scenario::Env { pages, gic };
     scenario::run(&mut report, &mut env);
-    zx::run(&mut report);
+    zx::run(&mut report, &env.gic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

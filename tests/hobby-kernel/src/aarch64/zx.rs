@@ -8,21 +8,27 @@
 //!   `TTBR0_EL1[63:48]`; `TCR_EL1.A1 = 0`, 8-bit ASIDs).
 //! - TLB shootdown is `arch::aarch64::tlb::flush_batch`: the broadcast
 //!   inner-shareable `tlbi` forms reach every CPU by themselves.
-//! - `interrupt_thread` has nothing to do: the one CPU runs the one
-//!   thread, which is in the kernel whenever the crate runs.
+//! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
+//!   thread being kicked is the one whose interrupt the kernel is handling.
+//!   It counts the requests, which the scenario checks.
+//! - The virtual timer provides the interrupt for the kick of a thread in
+//!   restricted mode ([`HobbyMachine`]).
 
 use core::arch::asm;
 
+use core::sync::atomic::Ordering;
+
 use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
 use zx_subsystem::mmu::{Asid, TlbBatch};
-use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken};
+use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap};
 
 use super::Console;
+use super::cpu::Gic;
 use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::zx_host::{Program, abi};
+use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,7 +55,10 @@ impl Platform for HobbyPlatform {
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
-        // One CPU, one thread: a kicked thread is the caller, in the kernel.
+        // One CPU: the thread to interrupt is the one whose interrupt the
+        // kernel is handling (see `zx_host`'s `kick_on_irq`), so it is
+        // already at a kernel boundary. Count the request for the check.
+        INTERRUPT_REQUESTS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -106,11 +115,38 @@ fn sync_icache(prog: &Program<HobbyPlatform>) {
     };
 }
 
+/// The way to EL0 and the virtual timer, for [`Program::run`].
+struct HobbyMachine<'a> {
+    gic: &'a Gic,
+}
+
+impl Machine<Aarch64> for HobbyMachine<'_> {
+    fn enter(&mut self, ctx: &mut UserContext) -> Trap<Aarch64> {
+        // SAFETY: `cpu::init` installed the crate's vectors, the kernel
+        // runs at EL1 with SPSel = 1 on its stack in TTBR1, and EL0 holds
+        // only the program's mappings.
+        unsafe { run_user(ctx) }
+    }
+
+    fn arm_timer(&mut self) {
+        self.gic.timer_one_shot(1000);
+    }
+
+    fn ack_interrupt(&mut self, _vector: u64) {
+        let intid = self.gic.ack();
+        self.gic.timer_stop();
+        // INTID 1023: spurious, nothing to end.
+        if intid != 1023 {
+            self.gic.eoi(intid);
+        }
+    }
+}
+
 /// Runs the restricted-mode scenario: the crate's kernel, process, thread
 /// and mappings, the process's tables in TTBR0, the user program until it
 /// exits; then TTBR0 back to the smoke scenario's table and the process
 /// torn down.
-pub fn run(r: &mut Report<Console>) {
+pub fn run(r: &mut Report<Console>, gic: &Gic) {
     let prog = match Program::load(HobbyPlatform, zx_user::blob()) {
         Ok(prog) => prog,
         Err(e) => {
@@ -146,12 +182,7 @@ pub fn run(r: &mut Report<Console>) {
         spsr: 0,
         tpidr_el0: prog.globals + abi::G_NTLS0,
     };
-    prog.run(&mut ctx, r, |ctx| {
-        // SAFETY: `cpu::init` installed the crate's vectors, the kernel
-        // runs at EL1 with SPSel = 1 on its stack in TTBR1, and EL0 holds
-        // only the program's mappings.
-        unsafe { run_user(ctx) }
-    });
+    prog.run(&mut ctx, r, &mut HobbyMachine { gic });
     // The root table is freed with the process: TTBR0 must not point at
     // it any more. Back to the smoke scenario's table (ASID 0 in it).
     // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever named

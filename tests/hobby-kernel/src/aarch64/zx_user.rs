@@ -16,7 +16,9 @@
 //! reason, `x0` = context, every other register and `sp` zero, NZCV
 //! clear, normal `tpidr_el0` back — the vector takes its stack from the
 //! context); `udf #0` (report type 0x208, `esr` = `1 << 25`); a kick
-//! before enter; the write after protecting back to read-write; and the
+//! before enter, and one from a second thread while restricted code spins
+//! (at a timer interrupt: a kernel boundary); the write after protecting
+//! back to read-write; and the
 //! two measurements with `cntvct_el0` (which the kernel opens to EL0
 //! through `CNTKCTL_EL1`), calibrated by a 100,000-instruction loop.
 //!
@@ -345,6 +347,27 @@ core::arch::global_asm!(
         "ldr x1, [x28, #{g_v_reason}]",
         "mov x2, #{reason_syscall}"
     ),
+    // -- 6b. A kick from a second thread while restricted code runs. ----
+    "mov x16, #{host_kick_on_irq}",
+    "svc #0",
+    "ldr x20, [x28, #{g_state_addr}]",
+    "adr x9, hk_zx_r_spin",
+    "str x9, [x20, #{s_pc}]",
+    "str xzr, [x20, #0]",
+    enter!("hk_zx_after_irq_kick"),
+    "hk_zx_after_irq_kick:",
+    exit_checks!("kicked in restricted mode", "kick"),
+    check!(
+        "kicked in restricted mode: saved pc inside the restricted loop",
+        "ldr x1, [x20, #{s_pc}]\nadr x2, hk_zx_r_spin\nadr x3, hk_zx_r_spin_end\n\
+         sub x1, x1, x2\nsub x3, x3, x2\ncmp x1, x3\ncset x1, lo",
+        "mov x2, #1"
+    ),
+    check!(
+        "kicked in restricted mode: restricted code ran until the kick",
+        "ldr x1, [x20, #0]\ncmp x1, #0\ncset x1, ne",
+        "mov x2, #1"
+    ),
     // -- 7. Page 0 read-write again: the restricted write lands. ---------
     "ldr w0, [x28, #{g_vmar}]",
     "mov x1, #{perm_rw}",
@@ -520,6 +543,10 @@ core::arch::global_asm!(
     "hk_zx_r_loop:",
     "svc #0",
     "b hk_zx_r_loop",
+    "hk_zx_r_spin:",
+    "add x0, x0, #1",
+    "b hk_zx_r_spin",
+    "hk_zx_r_spin_end:",
     ".ltorg",
     "hk_zx_user_end:",
     ".balign 8",
@@ -530,6 +557,7 @@ core::arch::global_asm!(
     host_check = const HOST_CHECK,
     host_bench = const HOST_BENCH,
     host_exit = const HOST_EXIT,
+    host_kick_on_irq = const HOST_KICK_ON_IRQ,
     sys_close = const Sys::HandleClose as u32,
     sys_vmo_create = const Sys::VmoCreate as u32,
     sys_vmar_map = const Sys::VmarMap as u32,

@@ -49,7 +49,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     let mut report = Report::new(Console);
     let mut env = scenario::Env::new(features, pages, lapic);
     scenario::run(&mut report, &mut env);
-    zx::run(&mut report);
+    zx::run(&mut report, &env.lapic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

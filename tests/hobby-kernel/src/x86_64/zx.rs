@@ -10,8 +10,11 @@
 //!   under its own (the crate's ASID); CR3 is always loaded with a
 //!   flushing write, which also covers `LocalFlush::NotLoaded` (a flush of
 //!   a PCID that was not loaded at the time).
-//! - `interrupt_thread` has nothing to do: the one CPU runs the one
-//!   thread, which is in the kernel whenever the crate runs.
+//! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
+//!   thread being kicked is the one whose interrupt the kernel is handling.
+//!   It counts the requests, which the scenario checks.
+//! - The local APIC timer provides the interrupt for the kick of a thread
+//!   in restricted mode ([`HobbyMachine`]).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -19,14 +22,15 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use zx_subsystem::arch::x86_64::tlb::LocalTlb;
 use zx_subsystem::arch::x86_64::{UserContext, X86_64, run_user};
 use zx_subsystem::mmu::TlbBatch;
-use zx_subsystem::{PhysAddr, Platform, ThreadToken};
+use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap};
 
 use super::Console;
+use super::cpu::Lapic;
 use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::zx_host::{Program, abi};
+use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,7 +64,10 @@ impl Platform for HobbyPlatform {
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
-        // One CPU, one thread: a kicked thread is the caller, in the kernel.
+        // One CPU: the thread to interrupt is the one whose interrupt the
+        // kernel is handling (see `zx_host`'s `kick_on_irq`), so it is
+        // already at a kernel boundary. Count the request for the check.
+        INTERRUPT_REQUESTS.fetch_add(1, Ordering::Relaxed);
     }
 
     fn kernel_root_table(&self) -> Option<PhysAddr> {
@@ -112,10 +119,36 @@ unsafe fn load_root(root: u64, pcid: u16) {
     }
 }
 
+/// The way to ring 3 and the local APIC timer, for [`Program::run`].
+struct HobbyMachine<'a> {
+    lapic: &'a Lapic,
+}
+
+impl Machine<X86_64> for HobbyMachine<'_> {
+    fn enter(&mut self, ctx: &mut UserContext) -> Trap<X86_64> {
+        // SAFETY: `cpu::init` met the trap path's obligations (GDT, MSRs,
+        // IDT, TSS, GS), the kernel stack and the context are in the kernel
+        // half, and user space holds only the program's mappings.
+        unsafe { run_user(ctx) }
+    }
+
+    fn arm_timer(&mut self) {
+        self.lapic.one_shot(20_000);
+    }
+
+    fn ack_interrupt(&mut self, vector: u64) {
+        self.lapic.stop();
+        // The spurious vector takes no EOI.
+        if vector != 0xff {
+            self.lapic.eoi();
+        }
+    }
+}
+
 /// Runs the restricted-mode scenario: the crate's kernel, process, thread
 /// and mappings, the process's page tables in CR3, the user program until
 /// it exits; then back to the boot tables and the process torn down.
-pub fn run(r: &mut Report<Console>) {
+pub fn run(r: &mut Report<Console>, lapic: &Lapic) {
     // SAFETY: called once from `kernel_main`, in ring 0, after the smoke
     // scenario, with the boot PML4 in CR3 under PCID 0.
     let pcid = unsafe { init() };
@@ -149,12 +182,7 @@ pub fn run(r: &mut Report<Console>) {
         gs_base: prog.globals + abi::G_NTLS1,
         ..UserContext::default()
     };
-    prog.run(&mut ctx, r, |ctx| {
-        // SAFETY: `cpu::init` met the trap path's obligations (GDT, MSRs,
-        // IDT, TSS, GS), the kernel stack and the context are in the kernel
-        // half, and user space holds only the program's mappings.
-        unsafe { run_user(ctx) }
-    });
+    prog.run(&mut ctx, r, &mut HobbyMachine { lapic });
     // SAFETY: the boot PML4 under PCID 0.
     unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
     prog.process.terminate();

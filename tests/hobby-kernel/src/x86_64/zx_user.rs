@@ -24,7 +24,10 @@
 //!    with `mov %rdi, %rsp`), RFLAGS and the restored FS/GS base;
 //! 5. `ud2` in restricted mode: `EXCEPTION`, report type 0x208, vector 6;
 //! 6. `zx_restricted_kick` on its own thread, then enter: back at the
-//!    vector with `KICK`, state VMO untouched; the next enter runs;
+//!    vector with `KICK`, state VMO untouched; the next enter runs; then a
+//!    kick while restricted code spins (the host's `kick_on_irq`: a second
+//!    thread kicks at a timer interrupt): `KICK` at that boundary, `ip`
+//!    inside the loop;
 //! 7. protects page 0 back to read-write: the restricted write lands;
 //! 8. measures 10,000 null syscalls (`zx_handle_close(ZX_HANDLE_INVALID)`)
 //!    and 10,000 enter → restricted `syscall` → vector round trips with
@@ -392,6 +395,30 @@ core::arch::global_asm!(
         "qword ptr [r15 + {g_v_reason}]",
         "{reason_syscall}"
     ),
+    // -- 6b. A kick from a second thread while restricted code runs. ----
+    "mov eax, {host_kick_on_irq}",
+    "syscall",
+    "mov rbx, [r15 + {g_state_addr}]",
+    "lea rax, [rip + hk_zx_r_spin]",
+    "mov [rbx + {s_ip}], rax",
+    "mov qword ptr [rbx + {s_rax}], 0",
+    enter!("hk_zx_after_irq_kick"),
+    "hk_zx_after_irq_kick:",
+    exit_checks!("kicked in restricted mode", "kick"),
+    "mov rbx, [r15 + {g_state_addr}]",
+    "mov rax, [rbx + {s_ip}]",
+    "lea rcx, [rip + hk_zx_r_spin]",
+    "lea rdx, [rip + hk_zx_r_spin_end]",
+    "sub rax, rcx",
+    "sub rdx, rcx",
+    "cmp rax, rdx",
+    "setb al",
+    "movzx eax, al",
+    check!("kicked in restricted mode: saved ip inside the restricted loop", "rax", "1"),
+    "xor eax, eax",
+    "cmp qword ptr [rbx + {s_rax}], 0",
+    "setne al",
+    check!("kicked in restricted mode: restricted code ran until the kick", "rax", "1"),
     // -- 7. Page 0 read-write again: the restricted write lands. ---------
     "mov edi, dword ptr [r15 + {g_vmar}]",
     "mov esi, {perm_rw}",
@@ -585,6 +612,10 @@ core::arch::global_asm!(
     "hk_zx_r_loop:",
     "syscall",
     "jmp hk_zx_r_loop",
+    "hk_zx_r_spin:",
+    "inc rax",
+    "jmp hk_zx_r_spin",
+    "hk_zx_r_spin_end:",
     "hk_zx_user_end:",
     ".balign 8",
     ".global hk_zx_user_len",
@@ -594,6 +625,7 @@ core::arch::global_asm!(
     host_check = const HOST_CHECK,
     host_bench = const HOST_BENCH,
     host_exit = const HOST_EXIT,
+    host_kick_on_irq = const HOST_KICK_ON_IRQ,
     sys_close = const Sys::HandleClose as u32,
     sys_vmo_create = const Sys::VmoCreate as u32,
     sys_vmar_map = const Sys::VmarMap as u32,
