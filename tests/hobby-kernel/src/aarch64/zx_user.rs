@@ -18,11 +18,12 @@
 //! context); `udf #0` (report type 0x208, `esr` = `1 << 25`); a kick
 //! before enter, and one from a second thread while restricted code spins
 //! (at a timer interrupt: a kernel boundary); the write after protecting
-//! back to read-write; and the
+//! back to read-write, with a write to an untouched page demand-paged
+//! inside restricted mode; and the
 //! two measurements with `cntvct_el0` (which the kernel opens to EL0
 //! through `CNTKCTL_EL1`), calibrated by a 100,000-instruction loop.
 //!
-//! Every check goes through [`check!`]: the name sits in the code as a
+//! Every check goes through `check!`: the name sits in the code as a
 //! NUL-terminated string; the macro's two instruction arguments load the
 //! value seen into `x1` and the value expected into `x2`.
 //!
@@ -378,10 +379,12 @@ core::arch::global_asm!(
     check!("zx_vmar_protect(page 0, READ | WRITE) = ZX_OK", "mov x1, x0", "mov x2, #0"),
     "ldr x20, [x28, #{g_state_addr}]",
     "ldr x21, [x28, #{g_addr}]",
-    "adr x9, hk_zx_r_write",
+    "adr x9, hk_zx_r_write2",
     "str x9, [x20, #{s_pc}]",
     "add x9, x21, #8",
     "str x9, [x20, #0]",
+    "add x9, x9, #{page}",
+    "str x9, [x20, #16]",
     "ldr x9, ={value_ok}",
     "str x9, [x20, #8]",
     enter!("hk_zx_after_write"),
@@ -393,9 +396,14 @@ core::arch::global_asm!(
         "ldr x2, ={value_ok}"
     ),
     check!(
+        "restricted write to a page never touched: demand-paged without an exit",
+        "add x1, x21, #{page}\nldr x1, [x1, #8]",
+        "ldr x2, ={value_ok}"
+    ),
+    check!(
         "write after protect back to RW: saved pc after the svc",
         "ldr x1, [x20, #{s_pc}]",
-        "adr x2, hk_zx_r_write_ret"
+        "adr x2, hk_zx_r_write2_ret"
     ),
     // -- 8. Measurements. ------------------------------------------------
     "isb",
@@ -534,6 +542,12 @@ core::arch::global_asm!(
     "str x1, [x0]",
     "svc #0",
     "hk_zx_r_write_ret:",
+    "udf #0",
+    "hk_zx_r_write2:",
+    "str x1, [x0]",
+    "str x1, [x2]",
+    "svc #0",
+    "hk_zx_r_write2_ret:",
     "udf #0",
     "hk_zx_r_syscall:",
     "svc #0",

@@ -28,24 +28,25 @@
 //!    kick while restricted code spins (the host's `kick_on_irq`: a second
 //!    thread kicks at a timer interrupt): `KICK` at that boundary, `ip`
 //!    inside the loop;
-//! 7. protects page 0 back to read-write: the restricted write lands;
+//! 7. protects page 0 back to read-write: the restricted write lands, and
+//!    one to the untouched page 1 is demand-paged without leaving
+//!    restricted mode;
 //! 8. measures 10,000 null syscalls (`zx_handle_close(ZX_HANDLE_INVALID)`)
 //!    and 10,000 enter → restricted `syscall` → vector round trips with
 //!    `rdtsc` (one tick per instruction under `-icount shift=0`, which a
 //!    100,000-instruction loop calibrates), reports them and exits.
 //!
-//! Every check goes through the [`check!`] macro: the name sits in the code
+//! Every check goes through the `check!` macro: the name sits in the code
 //! as a NUL-terminated string, `rsi` = what was seen, `rdx` = what was
-//! expected. The vector code is common ([`hk_zx_vector`]): it records what
+//! expected. The vector code is common (`hk_zx_vector`): it records what
 //! it found in the globals and jumps to the continuation stored in
-//! `G_CONT` by [`enter!`].
+//! `G_CONT` by `enter!`.
 //!
 //! Register use: `r15` = `G` throughout; `rbx` = the state VMO mapping
 //! while checks read it. Numeric labels `8:`/`9:` belong to `check!`;
 //! the program's own local labels are `2:`/`3:`.
 //!
 //! [`SyscallNumber`]: zx_subsystem::syscall::SyscallNumber
-//! [`hk_zx_vector`]: self
 
 use core::mem::offset_of;
 
@@ -428,19 +429,27 @@ core::arch::global_asm!(
     "syscall",
     check!("zx_vmar_protect(page 0, READ | WRITE) = ZX_OK", "rax", "0"),
     "mov rbx, [r15 + {g_state_addr}]",
-    "lea rax, [rip + hk_zx_r_write]",
+    "lea rax, [rip + hk_zx_r_write2]",
     "mov [rbx + {s_ip}], rax",
     "mov rax, [r15 + {g_addr}]",
     "add rax, 8",
     "mov [rbx + {s_rdi}], rax",
+    "add rax, {page}",
+    "mov [rbx + {s_rdx}], rax",
     set_state!("rsi", "value_ok"),
     enter!("hk_zx_after_write"),
     "hk_zx_after_write:",
     exit_checks!("write after protect back to RW", "syscall"),
     "mov rax, [r15 + {g_addr}]",
     check!("write after protect back to RW: the value is in the page", "qword ptr [rax + 8]", "{value_ok}"),
+    "mov rax, [r15 + {g_addr}]",
+    check!(
+        "restricted write to a page never touched: demand-paged without an exit",
+        "qword ptr [rax + {page} + 8]",
+        "{value_ok}"
+    ),
     "mov rbx, [r15 + {g_state_addr}]",
-    "lea rax, [rip + hk_zx_r_write_ret]",
+    "lea rax, [rip + hk_zx_r_write2_ret]",
     check!(
         "write after protect back to RW: saved ip after the syscall",
         "qword ptr [rbx + {s_ip}]",
@@ -603,6 +612,12 @@ core::arch::global_asm!(
     "mov qword ptr [rdi], rsi",
     "syscall",
     "hk_zx_r_write_ret:",
+    "ud2",
+    "hk_zx_r_write2:",
+    "mov qword ptr [rdi], rsi",
+    "mov qword ptr [rdx], rsi",
+    "syscall",
+    "hk_zx_r_write2_ret:",
     "ud2",
     "hk_zx_r_syscall:",
     "syscall",
