@@ -2,8 +2,8 @@
 //! pages the scenario runs in, mapped with the boot page tables.
 //!
 //! The kernel lives in the upper half (direct map at [`DIRECT_MAP`], image
-//! at `0xffff_ffff_8000_0000`); the boot identity map in PML4[0] is dropped
-//! and PML4[0] becomes user space for the smoke scenario's fixed pages.
+//! at `0xffff_ffff_8000_0000`); the boot identity map in `PML4[0]` is dropped
+//! and `PML4[0]` becomes user space for the smoke scenario's fixed pages.
 //! The restricted-mode scenario runs in a process address space of the
 //! crate's own, which copies this root's kernel half (`zx.rs`).
 
@@ -171,7 +171,7 @@ pub struct UserPages {
     pub ro: u64,
 }
 
-/// Replaces the identity map in PML4[0] with the user pages, copies `code`
+/// Replaces the identity map in `PML4[0]` with the user pages, copies `code`
 /// into the code page, and returns the frames.
 pub fn map_user(frames: &mut FrameAllocator, code: &[u8]) -> UserPages {
     assert!(code.len() as u64 <= FRAME_SIZE);
