@@ -10,7 +10,7 @@
 use core::fmt::Debug;
 
 use crate::abi::{Pod, zx_exception_report_t};
-use crate::mmu::PageTableFormat;
+use crate::mmu::{FrameMem, PageTableFormat};
 
 #[path = "../arch/x86_64/mod.rs"]
 pub mod x86_64;
@@ -99,6 +99,31 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// The restricted state in `ctx` after a trap; `syscall` when the trap
     /// was a syscall instruction (x86_64 then reports rcx and r11 as 0).
     fn save_restricted(ctx: &Self::UserContext, syscall: bool) -> Self::RestrictedState;
+
+    /// The fields of a state that [`check_restricted`](Arch::check_restricted)
+    /// read and approved.
+    type CheckedState: Copy + Debug;
+
+    /// [`validate_restricted`](Arch::validate_restricted) on the state at
+    /// offset 0 of the state VMO's page, reading each validated field once.
+    ///
+    /// With [`load_restricted_page`](Arch::load_restricted_page) this is
+    /// enter's copy of the state: every word of it is read exactly once
+    /// (the validated ones here), and only what was read is used.
+    fn check_restricted(page: FrameMem<'_>) -> Result<Self::CheckedState, &'static str>;
+
+    /// [`load_restricted`](Arch::load_restricted) from the page: the fields
+    /// in `checked`, every other register read from the page once, straight
+    /// into `ctx`. Returns the normal-mode TLS `ctx` held.
+    fn load_restricted_page(
+        ctx: &mut Self::UserContext,
+        page: FrameMem<'_>,
+        checked: Self::CheckedState,
+    ) -> Self::NormalTls;
+
+    /// Writes what [`save_restricted`](Arch::save_restricted) returns to
+    /// offset 0 of the page, one store per word, without a copy between.
+    fn save_restricted_page(ctx: &Self::UserContext, syscall: bool, page: FrameMem<'_>);
 
     /// Rewrites `ctx` to enter normal mode at `vector`: every register zero
     /// except the context and reason arguments and the normal-mode TLS.

@@ -27,7 +27,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
 use crate::abi::{
-    Pod, Rights, ZX_POL_NEW_VMO, ZX_RESTRICTED_REASON_EXCEPTION, ZX_RESTRICTED_REASON_KICK,
+    Rights, ZX_POL_NEW_VMO, ZX_RESTRICTED_REASON_EXCEPTION, ZX_RESTRICTED_REASON_KICK,
     ZX_RESTRICTED_REASON_SYSCALL, zx_exception_report_t, zx_handle_t,
 };
 use crate::arch::Arch;
@@ -63,17 +63,18 @@ impl<P: Platform> Binding<P> {
         // FrameMem (2).
         unsafe { FrameMem::new(self.vmo.platform(), self.frame) }
     }
-
-    fn read_state(&self) -> <P::Arch as Arch>::RestrictedState {
-        let mut state = <P::Arch as Arch>::RestrictedState::default();
-        self.mem().read(0, state.as_bytes_mut());
-        state
-    }
 }
 
 /// Where a thread in restricted mode returns to.
+///
+/// The exit writes to the binding in `Slot::bound`, which cannot change
+/// while the thread is in restricted mode: only the thread binds its own
+/// state, from normal mode (a syscall instruction in restricted mode leaves
+/// it). So enter and exit touch no reference count. Should a host still
+/// unbind behind the thread's back (`Kernel::syscall_raw` on a thread in
+/// restricted mode, or `Thread::exit`), the exit finds nothing bound and
+/// saves nothing.
 pub(crate) struct Active<P: Platform> {
-    binding: Binding<P>,
     vector: u64,
     context: u64,
     tls: <P::Arch as Arch>::NormalTls,
@@ -162,13 +163,15 @@ pub(crate) fn enter<P: Platform>(
         return Err(Error::InvalidArgs("vector is not a user address"));
     }
     let mut slot = thread.restricted.lock();
-    let binding = slot
-        .bound
-        .clone()
-        .ok_or(Error::BadState("no restricted state bound"))?;
-    // One copy out of the VMO; only the copy is validated and used.
-    let state = binding.read_state();
-    P::Arch::validate_restricted(&state).map_err(Error::BadState)?;
+    let Slot { bound, active } = &mut *slot;
+    let page = bound
+        .as_ref()
+        .ok_or(Error::BadState("no restricted state bound"))?
+        .mem();
+    // One copy out of the VMO, each word read once: the validated fields
+    // now, the rest straight into the context below. Only what was read is
+    // validated and used.
+    let checked = P::Arch::check_restricted(page).map_err(Error::BadState)?;
     let ctx = ctx.ok_or(Error::NotSupported(
         "restricted enter needs the caller's registers",
     ))?;
@@ -180,9 +183,8 @@ pub(crate) fn enter<P: Platform>(
         P::Arch::enter_normal(ctx, tls, vector, context, ZX_RESTRICTED_REASON_KICK);
         return Ok(());
     }
-    let tls = P::Arch::load_restricted(ctx, &state);
-    slot.active = Some(Active {
-        binding,
+    let tls = P::Arch::load_restricted_page(ctx, page, checked);
+    *active = Some(Active {
         vector,
         context,
         tls,
@@ -220,16 +222,20 @@ fn exit<P: Platform>(
     reason: u64,
     report: Option<zx_exception_report_t>,
 ) {
-    let Some(active) = thread.restricted.lock().active.take() else {
+    let mut slot = thread.restricted.lock();
+    let Some(active) = slot.active.take() else {
         return;
     };
     thread.in_restricted.store(false, Ordering::SeqCst);
-    let state = P::Arch::save_restricted(ctx, reason == ZX_RESTRICTED_REASON_SYSCALL);
-    let mem = active.binding.mem();
-    mem.write(0, state.as_bytes());
-    if let Some(report) = report {
-        mem.write(core::mem::size_of_val(&state), report.as_bytes());
+    if let Some(binding) = &slot.bound {
+        let page = binding.mem();
+        P::Arch::save_restricted_page(ctx, reason == ZX_RESTRICTED_REASON_SYSCALL, page);
+        if let Some(report) = report {
+            let at = core::mem::size_of::<<P::Arch as Arch>::RestrictedState>();
+            page.write_pod(at, &report);
+        }
     }
+    drop(slot);
     P::Arch::enter_normal(ctx, active.tls, active.vector, active.context, reason);
 }
 
@@ -243,6 +249,7 @@ impl<P: Platform> Kernel<P> {
     /// If `thread` is in restricted mode, a syscall instruction leaves it
     /// with reason `SYSCALL` (no Zircon syscall is dispatched). Returns
     /// whether it did.
+    #[inline]
     pub(crate) fn restricted_syscall_exit(
         &self,
         thread: &Thread<P>,

@@ -22,6 +22,7 @@ pub use paging::Aarch64Paging;
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};
 use crate::arch::Arch;
+use crate::mmu::FrameMem;
 
 /// The aarch64 architecture (4 KiB granule, 48-bit VA, `svc`/`eret`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,37 +55,44 @@ impl Arch for Aarch64 {
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_arm64_t;
 
+    #[inline]
     fn is_user_address(addr: u64) -> bool {
         // Bit 55 selects TTBR0 (user) or TTBR1 (kernel).
         addr & (1 << 55) == 0
     }
 
+    #[inline]
     fn syscall_number(ctx: &UserContext) -> u64 {
         ctx.x[16]
     }
 
+    #[inline]
     fn syscall_args(ctx: &UserContext) -> [u64; 8] {
         let mut args = [0; 8];
         args.copy_from_slice(&ctx.x[..8]);
         args
     }
 
+    #[inline]
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         ctx.x[0] = i64::from(status) as u64;
     }
 
     type NormalTls = restricted::NormalTls;
 
+    #[inline]
     fn validate_restricted(state: &zx_restricted_state_arm64_t) -> Result<(), &'static str> {
         restricted::validate(state)
     }
 
+    #[inline]
     fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
         restricted::NormalTls {
             tpidr_el0: ctx.tpidr_el0,
         }
     }
 
+    #[inline]
     fn load_restricted(
         ctx: &mut UserContext,
         state: &zx_restricted_state_arm64_t,
@@ -92,11 +100,35 @@ impl Arch for Aarch64 {
         restricted::load(ctx, state)
     }
 
+    #[inline]
     fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_arm64_t {
         let _ = syscall;
         restricted::save(ctx)
     }
 
+    type CheckedState = restricted::Checked;
+
+    #[inline]
+    fn check_restricted(page: FrameMem<'_>) -> Result<restricted::Checked, &'static str> {
+        restricted::check_page(page)
+    }
+
+    #[inline(always)]
+    fn load_restricted_page(
+        ctx: &mut UserContext,
+        page: FrameMem<'_>,
+        checked: restricted::Checked,
+    ) -> restricted::NormalTls {
+        restricted::load_page(ctx, page, checked)
+    }
+
+    #[inline]
+    fn save_restricted_page(ctx: &UserContext, syscall: bool, page: FrameMem<'_>) {
+        let _ = syscall;
+        restricted::save_page(ctx, page);
+    }
+
+    #[inline]
     fn enter_normal(
         ctx: &mut UserContext,
         tls: restricted::NormalTls,

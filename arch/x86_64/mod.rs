@@ -26,6 +26,7 @@ pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};
 use crate::arch::Arch;
+use crate::mmu::FrameMem;
 
 /// The x86_64 architecture (4-level paging, `syscall`/`sysretq`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,20 +63,24 @@ impl Arch for X86_64 {
     type ExceptionInfo = ExceptionInfo;
     type RestrictedState = zx_restricted_state_x86_64_t;
 
+    #[inline]
     fn is_user_address(addr: u64) -> bool {
         addr < USER_ADDRESS_LIMIT
     }
 
+    #[inline]
     fn syscall_number(ctx: &UserContext) -> u64 {
         ctx.rax
     }
 
+    #[inline]
     fn syscall_args(ctx: &UserContext) -> [u64; 8] {
         [
             ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10, ctx.r8, ctx.r9, ctx.r12, ctx.r13,
         ]
     }
 
+    #[inline]
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         // Sign-extended, as a C `zx_status_t` return in eax/rax.
         ctx.rax = i64::from(status) as u64;
@@ -83,10 +88,12 @@ impl Arch for X86_64 {
 
     type NormalTls = restricted::NormalTls;
 
+    #[inline]
     fn validate_restricted(state: &zx_restricted_state_x86_64_t) -> Result<(), &'static str> {
         restricted::validate(state)
     }
 
+    #[inline]
     fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
         restricted::NormalTls {
             fs_base: ctx.fs_base,
@@ -94,6 +101,7 @@ impl Arch for X86_64 {
         }
     }
 
+    #[inline]
     fn load_restricted(
         ctx: &mut UserContext,
         state: &zx_restricted_state_x86_64_t,
@@ -101,10 +109,33 @@ impl Arch for X86_64 {
         restricted::load(ctx, state)
     }
 
+    #[inline]
     fn save_restricted(ctx: &UserContext, syscall: bool) -> zx_restricted_state_x86_64_t {
         restricted::save(ctx, syscall)
     }
 
+    type CheckedState = restricted::Checked;
+
+    #[inline]
+    fn check_restricted(page: FrameMem<'_>) -> Result<restricted::Checked, &'static str> {
+        restricted::check_page(page)
+    }
+
+    #[inline(always)]
+    fn load_restricted_page(
+        ctx: &mut UserContext,
+        page: FrameMem<'_>,
+        checked: restricted::Checked,
+    ) -> restricted::NormalTls {
+        restricted::load_page(ctx, page, checked)
+    }
+
+    #[inline]
+    fn save_restricted_page(ctx: &UserContext, syscall: bool, page: FrameMem<'_>) {
+        restricted::save_page(ctx, syscall, page);
+    }
+
+    #[inline]
     fn enter_normal(
         ctx: &mut UserContext,
         tls: restricted::NormalTls,

@@ -10,8 +10,10 @@
 //! target has them; each word is still read and written whole, so it counts
 //! as the same atomic loads and stores.
 
+use core::mem::{MaybeUninit, size_of};
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::abi::Pod;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
 /// Number of 64-bit words in a frame.
@@ -68,9 +70,24 @@ impl<'a> FrameMem<'a> {
     /// Copies `buf.len()` bytes starting at byte `offset` into `buf`.
     ///
     /// Returns `false` (copying nothing) if the range leaves the frame.
+    /// From a word-aligned `offset` the copy is one load per word.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> bool {
         if !in_frame(offset, buf.len()) {
             return false;
+        }
+        if offset.is_multiple_of(8) {
+            let words = &self.words[offset / 8..];
+            let whole = buf.len() / 8;
+            let mut chunks = buf.chunks_exact_mut(8);
+            for (chunk, word) in (&mut chunks).zip(words) {
+                chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            let tail = chunks.into_remainder();
+            if !tail.is_empty() {
+                let last = words[whole].load(Ordering::Relaxed);
+                tail.copy_from_slice(&last.to_ne_bytes()[..tail.len()]);
+            }
+            return true;
         }
         for (i, b) in buf.iter_mut().enumerate() {
             let at = offset + i;
@@ -82,13 +99,31 @@ impl<'a> FrameMem<'a> {
 
     /// Copies `buf` into the frame starting at byte `offset`.
     ///
-    /// Returns `false` (writing nothing) if the range leaves the frame. Words
+    /// Returns `false` (writing nothing) if the range leaves the frame. From
+    /// a word-aligned `offset` the copy is one store per whole word. Words
     /// only partly covered are read, merged and written back; a concurrent
     /// user store to the other bytes of such a word may be lost, as it may
     /// with any kernel that copies with word stores.
     pub fn write(&self, offset: usize, buf: &[u8]) -> bool {
         if !in_frame(offset, buf.len()) {
             return false;
+        }
+        if offset.is_multiple_of(8) {
+            let words = &self.words[offset / 8..];
+            let mut chunks = buf.chunks_exact(8);
+            for (chunk, word) in (&mut chunks).zip(words) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(chunk);
+                word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+            }
+            let tail = chunks.remainder();
+            if !tail.is_empty() {
+                let slot = &words[buf.len() / 8];
+                let mut bytes = slot.load(Ordering::Relaxed).to_ne_bytes();
+                bytes[..tail.len()].copy_from_slice(tail);
+                slot.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+            }
+            return true;
         }
         let mut at = offset;
         let mut rest = buf;
@@ -205,6 +240,64 @@ mod sse2 {
     }
 }
 
+impl FrameMem<'_> {
+    /// Reads a whole record at byte `offset`, one word load per 8 bytes
+    /// (the restricted-mode state is read this way on every enter).
+    ///
+    /// `None` if `offset` is not 8-byte aligned or the record leaves the
+    /// frame. `T`'s size must be a multiple of 8 (checked at compile time).
+    #[inline]
+    pub fn read_pod<T: Pod>(&self, offset: usize) -> Option<T> {
+        const {
+            assert!(
+                size_of::<T>().is_multiple_of(8),
+                "read_pod needs whole words"
+            )
+        };
+        if !offset.is_multiple_of(8) || !in_frame(offset, size_of::<T>()) {
+            return None;
+        }
+        let words = &self.words[offset / 8..offset / 8 + size_of::<T>() / 8];
+        let mut out = MaybeUninit::<T>::uninit();
+        let dst = out.as_mut_ptr().cast::<u64>();
+        for (i, word) in words.iter().enumerate() {
+            // SAFETY: `i < size_of::<T>() / 8`, so the 8 bytes written lie
+            // inside `out`; unaligned, as `T` may be less aligned than u64.
+            unsafe { dst.add(i).write_unaligned(word.load(Ordering::Relaxed)) };
+        }
+        // SAFETY: every byte of `out` was written just above, and `T: Pod`
+        // accepts any bit pattern (Pod obligation 2).
+        Some(unsafe { out.assume_init() })
+    }
+
+    /// Writes a whole record at byte `offset`, one word store per 8 bytes.
+    ///
+    /// Returns `false` (writing nothing) if `offset` is not 8-byte aligned
+    /// or the record leaves the frame. `T`'s size must be a multiple of 8
+    /// (checked at compile time).
+    #[inline]
+    pub fn write_pod<T: Pod>(&self, offset: usize, value: &T) -> bool {
+        const {
+            assert!(
+                size_of::<T>().is_multiple_of(8),
+                "write_pod needs whole words"
+            )
+        };
+        if !offset.is_multiple_of(8) || !in_frame(offset, size_of::<T>()) {
+            return false;
+        }
+        let words = &self.words[offset / 8..offset / 8 + size_of::<T>() / 8];
+        let src = (value as *const T).cast::<u64>();
+        for (i, word) in words.iter().enumerate() {
+            // SAFETY: `i < size_of::<T>() / 8`, so the 8 bytes read lie inside
+            // `*value`, all initialised (Pod obligation 3: no padding);
+            // unaligned, as `T` may be less aligned than u64.
+            word.store(unsafe { src.add(i).read_unaligned() }, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
 fn in_frame(offset: usize, len: usize) -> bool {
     offset
         .checked_add(len)
@@ -237,5 +330,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    use crate::abi::zx_restricted_state_arm64_t;
+    use crate::arch::X86_64;
+    use crate::sim::Sim;
+
+    fn with_frame(f: impl FnOnce(FrameMem<'_>)) {
+        let sim = Sim::<X86_64>::new();
+        let frame = sim.alloc_frame().unwrap();
+        // SAFETY: a fresh frame of `sim`, freed only after `f` returns;
+        // accessed only through the view.
+        let mem = unsafe { FrameMem::new(&sim, frame) };
+        mem.zero();
+        f(mem);
+        sim.free_frame(frame);
+    }
+
+    /// Every (offset, length) near word boundaries, both copy directions,
+    /// against a byte-by-byte model of the frame.
+    #[test]
+    fn read_and_write_match_a_byte_model() {
+        with_frame(|mem| {
+            let mut model = [0u8; PAGE_SIZE as usize];
+            let mut seed = 0x1234_5678u32;
+            for offset in (0..40).chain(4056..4096) {
+                for len in 0..=(PAGE_SIZE as usize - offset).min(37) {
+                    let data: [u8; 37] = core::array::from_fn(|_| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        (seed >> 24) as u8
+                    });
+                    assert!(mem.write(offset, &data[..len]));
+                    model[offset..offset + len].copy_from_slice(&data[..len]);
+                    let mut back = [0u8; 37];
+                    assert!(mem.read(offset, &mut back[..len]));
+                    assert_eq!(back[..len], model[offset..offset + len], "{offset} {len}");
+                }
+            }
+            let mut whole = [0u8; PAGE_SIZE as usize];
+            assert!(mem.read(0, &mut whole));
+            assert_eq!(whole, model);
+            assert!(!mem.read(4090, &mut [0u8; 7]));
+            assert!(!mem.write(4089, &[0u8; 8]));
+            assert!(!mem.write(usize::MAX, &[0u8; 1]));
+        });
+    }
+
+    #[test]
+    fn pod_records_round_trip() {
+        with_frame(|mem| {
+            let mut state = zx_restricted_state_arm64_t::default();
+            for (i, x) in state.x.iter_mut().enumerate() {
+                *x = 0x0101_0101_0101_0101 * i as u64;
+            }
+            state.pc = 0x4000;
+            state.cpsr = 0x6000_0000;
+            state.padding1 = [1, 2, 3, 4];
+            assert!(mem.write_pod(8, &state));
+            let mut bytes = [0u8; 280];
+            assert!(mem.read(8, &mut bytes));
+            assert_eq!(&bytes[..], state.as_bytes());
+            assert_eq!(mem.read_pod::<zx_restricted_state_arm64_t>(8), Some(state));
+            assert_eq!(mem.read_pod::<u64>(8), Some(0));
+            assert_eq!(mem.read_pod::<u64>(16), Some(0x0101_0101_0101_0101));
+            assert_eq!(mem.read_pod::<zx_restricted_state_arm64_t>(4), None);
+            assert_eq!(
+                mem.read_pod::<zx_restricted_state_arm64_t>(4096 - 272),
+                None
+            );
+            assert!(!mem.write_pod(4096 - 272, &state));
+            assert!(!mem.write_pod(12, &7u64));
+            assert!(mem.write_pod(4088, &7u64));
+            assert_eq!(mem.read_pod::<u64>(4088), Some(7));
+        });
     }
 }

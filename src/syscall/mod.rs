@@ -173,6 +173,16 @@ impl<P: Platform> Kernel<P> {
         }
         let number = P::Arch::syscall_number(ctx);
         let args = P::Arch::syscall_args(ctx);
+        // The hot half of every restricted-mode round trip goes straight to
+        // its handler, without the table's `Call`: the same checks, in the
+        // same order, as `restricted::enter` through the table.
+        if number == SyscallNumber::RestrictedEnter as u64 {
+            let (options, vector, context) = (arg_u32(args[0]), args[1], args[2]);
+            if let Err(e) = crate::restricted::enter(thread, options, vector, context, Some(ctx)) {
+                P::Arch::set_syscall_status(ctx, e.status().into_raw());
+            }
+            return;
+        }
         let mut call = Call {
             kernel: self,
             thread,

@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's commands.
 //!
 //! - `cargo xtask test`: everything a change must pass (formatting, clippy
-//!   on the host and both bare-metal targets, host tests, rustdoc, the
+//!   on the host and both bare-metal targets (the crate and the hobby
+//!   kernel), host tests, rustdoc, the
 //!   bare-metal builds). Installs the rustup targets and components it needs.
 //!   Last, the `qemu` stage boots `tests/hobby-kernel` on x86_64 (twice:
 //!   default CPU and `-cpu max`) and aarch64 and checks its report
@@ -111,6 +112,8 @@ fn test(args: &[String]) -> Result<(), Failure> {
                 "clippy",
                 "-p",
                 "zx-subsystem",
+                "-p",
+                "hobby-kernel",
                 "--target",
                 target,
                 "--",

@@ -8,9 +8,12 @@
 //! semihosting on aarch64 (0 passed, 1 failed, 2 crashed). A boot passes
 //! when the closing line says 0 failed and the exit code says passed.
 //!
-//! QEMU runs with `-icount shift=0`, so the kernel's null-syscall figure is
+//! QEMU runs with `-icount shift=0`, so the kernel's measurements are
 //! counted in guest instructions (x86_64 TSC ticks) or 16-instruction
-//! counter ticks (aarch64), independent of the host's load.
+//! counter ticks (aarch64), independent of the host's load. Each boot
+//! prints one `bench: null_syscall <N> insns/iter, restricted_roundtrip
+//! <M> insns/iter, ratio <R>` line (its user program converts the ticks
+//! with a calibration loop), and checks the ratio target itself.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -44,8 +44,11 @@ macro_rules! kprintln {
 #[cfg(target_os = "none")]
 pub(crate) use kprintln;
 
+extern crate alloc;
+
 mod memory;
 mod report;
+mod zx_host;
 
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod x86_64;
@@ -87,9 +90,15 @@ pub mod user_abi {
     /// Null syscalls per measurement.
     pub const BENCH_ITERATIONS: u64 = 10_000;
 
+    /// The fixed high bits of every [`pattern`].
+    pub const PATTERN_HIGH: u64 = 0x5a00_0000_0000_0000;
+    /// The fixed low bits of every [`pattern`], before `i` is added.
+    pub const PATTERN_LOW: u64 = 0x00c0_de00;
+
     /// A distinct value for register `i`: easy to recognise in a dump, never
-    /// equal to another register's, top bit clear.
+    /// equal to another register's, top bit clear. (The aarch64 restricted
+    /// program computes the same value in assembler expressions.)
     pub const fn pattern(i: u64) -> u64 {
-        0x5a00_0000_0000_0000 | (i << 40) | (0x00c0_de00 + i)
+        PATTERN_HIGH | (i << 40) | (PATTERN_LOW + i)
     }
 }

@@ -7,16 +7,24 @@
 //! memory map; aarch64: a fixed range above the image) minus the kernel
 //! image.
 //!
+//! [`FRAMES`] is the one allocator of the kernel, behind a spin lock: the
+//! boot code feeds it and builds its page tables from it, and the kernel's
+//! `zx_subsystem::Platform` implementation allocates and frees through it.
+//!
 //! The heap (bare metal only): a bump allocator over a static arena that
 //! starts over when every allocation has been freed. `zx-subsystem` uses
 //! `alloc` (its objects live in `Arc`s), so the kernel needs a global
-//! allocator even before it creates any object. The smoke scenario
-//! allocates little; a real host replaces this with its own heap.
+//! allocator even before it creates any object. The kernel's objects live
+//! until it exits, so the arena only has to hold what one run allocates; a
+//! real host replaces this with its own heap.
 
 /// Size of a frame.
 pub const FRAME_SIZE: u64 = 4096;
 
 const MAX_RANGES: usize = 16;
+
+/// The kernel's frame allocator.
+pub static FRAMES: spin::Mutex<FrameAllocator> = spin::Mutex::new(FrameAllocator::new());
 const FREE_CAPACITY: usize = 256;
 
 /// Hands out 4 KiB physical frames.
@@ -85,11 +93,7 @@ impl FrameAllocator {
     }
 
     /// Gives a frame back. Frames beyond the free stack's capacity are
-    /// leaked (this is a smoke-test kernel).
-    #[allow(
-        dead_code,
-        reason = "the kernel frees nothing yet; a Platform impl will"
-    )]
+    /// leaked (this is a test kernel).
     pub fn free(&mut self, frame: u64) {
         debug_assert_eq!(frame % FRAME_SIZE, 0);
         if self.nfree < FREE_CAPACITY {
@@ -118,7 +122,7 @@ mod heap {
     use core::cell::UnsafeCell;
     use core::sync::atomic::{AtomicU64, Ordering};
 
-    const HEAP_SIZE: usize = 1 << 20;
+    const HEAP_SIZE: usize = 4 << 20;
 
     #[repr(C, align(4096))]
     struct Arena(UnsafeCell<[u8; HEAP_SIZE]>);

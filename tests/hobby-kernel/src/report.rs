@@ -66,6 +66,11 @@ impl<W: Write> Report<W> {
         let _ = writeln!(self.out, "# {args}");
     }
 
+    /// Prints a line as it is (for output another tool parses).
+    pub fn line(&mut self, args: fmt::Arguments<'_>) {
+        let _ = writeln!(self.out, "{args}");
+    }
+
     /// Prints the closing line and says how the run went.
     pub fn finish(&mut self) -> Outcome {
         let _ = write!(self.out, "{} passed, {} failed", self.passed, self.failed);
@@ -92,11 +97,12 @@ mod tests {
         assert!(!r.check_eq("second", 1u64, 2u64));
         r.skip("third", "no FSGSBASE");
         r.note(format_args!("x = {}", 5));
+        r.line(format_args!("bench: {}", 7));
         assert_eq!(r.finish(), Outcome::Failed);
         assert_eq!(
             &r.out,
             "ok - first\nnot ok - second\n#   got:  1\n#   want: 2\n\
-             ok - third # SKIP no FSGSBASE\n# x = 5\n1 passed, 1 failed, 1 skipped\n"
+             ok - third # SKIP no FSGSBASE\n# x = 5\nbench: 7\n1 passed, 1 failed, 1 skipped\n"
         );
     }
 

@@ -25,7 +25,9 @@ unsafe impl<const N: usize> Sync for Stack<N> {}
 /// The stack `boot.rs` switches to (SP_EL1).
 pub static BOOT_STACK: Stack<BOOT_STACK_SIZE> = Stack(UnsafeCell::new([0; BOOT_STACK_SIZE]));
 
-/// Installs the crate's vector table and the kernel-trap handler.
+/// Installs the crate's vector table and the kernel-trap handler, and lets
+/// EL0 read the virtual counter (`CNTKCTL_EL1.EL0VCTEN`: the restricted
+/// scenario's user program measures with `cntvct_el0`).
 ///
 /// # Safety
 ///
@@ -43,6 +45,18 @@ pub unsafe fn init() {
             "isb",
             in(reg) zx::vector_table_addr(),
             options(nostack, preserves_flags)
+        );
+    }
+    // SAFETY: EL0VCTEN (bit 1) only opens the virtual count to EL0 reads;
+    // the other bits stay as they are.
+    unsafe {
+        asm!(
+            "mrs {t}, cntkctl_el1",
+            "orr {t}, {t}, #2",
+            "msr cntkctl_el1, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nomem, nostack, preserves_flags)
         );
     }
 }

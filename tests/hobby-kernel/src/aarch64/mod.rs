@@ -1,18 +1,21 @@
 //! The aarch64 kernel: boot at EL1 with the kernel in TTBR1, the crate's
-//! vector table, user pages in TTBR0, the smoke scenario, and the console
-//! on the PL011 UART of `-M virt` (physical 0x0900_0000).
+//! vector table, user pages in TTBR0, the smoke scenario, the
+//! restricted-mode scenario through `zx-subsystem` (`zx`, `zx_user`), and
+//! the console on the PL011 UART of `-M virt` (physical 0x0900_0000).
 
 mod boot;
 mod cpu;
 mod paging;
 mod scenario;
 mod user;
+mod zx;
+mod zx_user;
 
 use core::fmt;
 
 use paging::KERNEL_VMA;
 
-use crate::memory::FrameAllocator;
+use crate::memory::FRAMES;
 use crate::report::Report;
 
 /// Called by `boot.rs` at EL1, MMU on, running at the TTBR1 address, on the
@@ -23,15 +26,17 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     );
     // SAFETY: first thing after boot, at EL1 with SPSel = 1, DAIF masked.
     unsafe { cpu::init() };
-    let mut frames = FrameAllocator::new();
+    let mut frames = FRAMES.lock();
     paging::init_frames(&mut frames);
     kprintln!("# memory: {} free frames", frames.available());
     let pages = paging::map_user(&mut frames, user::blob());
+    drop(frames);
     let gic = cpu::Gic::new();
 
     let mut report = Report::new(Console);
     let mut env = scenario::Env { pages, gic };
     scenario::run(&mut report, &mut env);
+    zx::run(&mut report, &env.gic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

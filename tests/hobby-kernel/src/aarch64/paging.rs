@@ -3,8 +3,9 @@
 //!
 //! The kernel lives in TTBR1 (`boot.rs`): [`KERNEL_VMA`] + phys is both the
 //! direct map and where the image is linked, EL1-only. TTBR0 held the boot
-//! identity map; [`map_user`] replaces it with a fresh user table. (Later
-//! the crate's VMAR/VMO code takes this over; for now the pages are fixed.)
+//! identity map; [`map_user`] replaces it with a fresh user table holding
+//! the smoke scenario's fixed pages. The restricted-mode scenario runs in
+//! a process address space of the crate's own (`zx.rs`).
 
 use core::arch::asm;
 

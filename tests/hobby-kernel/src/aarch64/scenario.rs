@@ -310,7 +310,7 @@ fn bench_null_syscall(r: &mut R) {
     let milli_ticks = ticks * 1000 / BENCH_ITERATIONS;
     let ns = ticks * 1_000_000_000 / freq / BENCH_ITERATIONS;
     crate::kprintln!(
-        "bench: aarch64 null syscall round trip: {}.{:03} cntvct ticks/iteration = {ns} ns at {freq} Hz ({ticks} ticks / {count})",
+        "# run_user alone (no crate dispatch): null syscall round trip {}.{:03} cntvct ticks/iteration = {ns} ns at {freq} Hz ({ticks} ticks / {count})",
         milli_ticks / 1000,
         milli_ticks % 1000,
     );
@@ -323,7 +323,7 @@ fn bench_null_syscall(r: &mut R) {
     }
     let c1 = cntvct();
     crate::kprintln!(
-        "bench: calibration: a 10000-instruction loop reads {} cntvct ticks = {} ns",
+        "# calibration: a 10000-instruction loop reads {} cntvct ticks = {} ns",
         c1 - c0,
         (c1 - c0) * 1_000_000_000 / freq
     );

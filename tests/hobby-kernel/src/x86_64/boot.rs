@@ -14,10 +14,10 @@
 //! Boot page tables (one 2 MiB-page directory for physical 0..1 GiB,
 //! kernel-only, reached three ways):
 //!
-//! - PML4[0]: identity, for the switch itself; the kernel removes it and
+//! - `PML4[0]`: identity, for the switch itself; the kernel removes it and
 //!   puts user space there (`paging.rs`);
-//! - PML4[256]: the direct map at [`DIRECT_MAP`](super::paging::DIRECT_MAP);
-//! - PML4[511], PDPT[510]: the kernel image at `0xffff_ffff_8000_0000`.
+//! - `PML4[256]`: the direct map at [`DIRECT_MAP`](super::paging::DIRECT_MAP);
+//! - `PML4[511]`, `PDPT[510]`: the kernel image at `0xffff_ffff_8000_0000`.
 
 core::arch::global_asm!(
     // The PVH note. Its segment must be 4-byte aligned: QEMU pads the name

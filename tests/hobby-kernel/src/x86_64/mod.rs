@@ -1,17 +1,20 @@
 //! The x86_64 kernel: PVH boot, CPU setup for `run_user`, user pages, the
-//! smoke scenario, and the console on COM1 (I/O port 0x3f8, 115200 8N1).
+//! smoke scenario, the restricted-mode scenario through `zx-subsystem`
+//! (`zx`, `zx_user`), and the console on COM1 (I/O port 0x3f8, 115200 8N1).
 
 mod boot;
 mod cpu;
 mod paging;
 mod scenario;
 mod user;
+mod zx;
+mod zx_user;
 
 use core::fmt;
 
 use cpu::{inb, outb};
 
-use crate::memory::FrameAllocator;
+use crate::memory::FRAMES;
 use crate::report::Report;
 
 /// Called by `boot.rs` in long mode, on the boot stack, with the physical
@@ -28,7 +31,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
         features.smep,
         features.smap
     );
-    let mut frames = FrameAllocator::new();
+    let mut frames = FRAMES.lock();
     // SAFETY: `start_info` is what the loader passed; the kernel has
     // written only its image (.bss, stack) since.
     let ranges = unsafe { paging::init_frames(&mut frames, start_info) };
@@ -38,6 +41,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     );
     let pages = paging::map_user(&mut frames, user::blob());
     let lapic_base = paging::map_lapic(&mut frames);
+    drop(frames);
     // SAFETY: `map_lapic` mapped the local APIC page uncached at this
     // address, for good.
     let lapic = unsafe { cpu::Lapic::new(lapic_base) };
@@ -45,6 +49,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     let mut report = Report::new(Console);
     let mut env = scenario::Env::new(features, pages, lapic);
     scenario::run(&mut report, &mut env);
+    zx::run(&mut report, &env.lapic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

@@ -2,9 +2,10 @@
 //! pages the scenario runs in, mapped with the boot page tables.
 //!
 //! The kernel lives in the upper half (direct map at [`DIRECT_MAP`], image
-//! at `0xffff_ffff_8000_0000`); the boot identity map in PML4[0] is dropped
-//! and PML4[0] becomes user space. (Later the crate's VMAR/VMO code takes
-//! this over; for now the pages are fixed.)
+//! at `0xffff_ffff_8000_0000`); the boot identity map in `PML4[0]` is dropped
+//! and `PML4[0]` becomes user space for the smoke scenario's fixed pages.
+//! The restricted-mode scenario runs in a process address space of the
+//! crate's own, which copies this root's kernel half (`zx.rs`).
 
 use core::arch::asm;
 
@@ -146,7 +147,8 @@ fn entry(table: u64, index: usize) -> u64 {
     unsafe { phys_to_virt(table).cast::<u64>().add(index).read_volatile() }
 }
 
-fn root() -> u64 {
+/// The physical address of the root table in CR3.
+pub fn root() -> u64 {
     let cr3: u64;
     // SAFETY: reading CR3 has no effect.
     unsafe { asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags)) };
@@ -169,7 +171,7 @@ pub struct UserPages {
     pub ro: u64,
 }
 
-/// Replaces the identity map in PML4[0] with the user pages, copies `code`
+/// Replaces the identity map in `PML4[0]` with the user pages, copies `code`
 /// into the code page, and returns the frames.
 pub fn map_user(frames: &mut FrameAllocator, code: &[u8]) -> UserPages {
     assert!(code.len() as u64 <= FRAME_SIZE);

@@ -417,7 +417,7 @@ fn bench_null_syscall(r: &mut R) {
     r.check_eq("null-syscall loop count", count, BENCH_ITERATIONS);
     let per = (t1 - t0) / BENCH_ITERATIONS.max(1);
     crate::kprintln!(
-        "bench: x86_64 null syscall round trip: {per} TSC ticks/iteration ({} ticks / {count})",
+        "# run_user alone (no crate dispatch): null syscall round trip {per} TSC ticks/iteration ({} ticks / {count})",
         t1 - t0
     );
     // What a tick is: under `-icount shift=0` the TSC advances one tick
@@ -429,7 +429,7 @@ fn bench_null_syscall(r: &mut R) {
     }
     let c1 = rdtsc();
     crate::kprintln!(
-        "bench: calibration: a 10000-instruction loop reads {} TSC ticks",
+        "# calibration: a 10000-instruction loop reads {} TSC ticks",
         c1 - c0
     );
 }

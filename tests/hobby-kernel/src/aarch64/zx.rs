@@ -1,0 +1,198 @@
+//! `zx_subsystem::Platform` for this kernel on aarch64, and the driver of
+//! the restricted-mode scenario (`zx_host`, `zx_user`).
+//!
+//! - Frames come from `memory::FRAMES`, reached through the TTBR1 direct
+//!   map. The kernel lives in TTBR1, so new root tables copy nothing
+//!   (`kernel_root_table` keeps its default, `None`).
+//! - Each process runs in TTBR0 under its own ASID (the crate's, in
+//!   `TTBR0_EL1[63:48]`; `TCR_EL1.A1 = 0`, 8-bit ASIDs).
+//! - TLB shootdown is `arch::aarch64::tlb::flush_batch`: the broadcast
+//!   inner-shareable `tlbi` forms reach every CPU by themselves.
+//! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
+//!   thread being kicked is the one whose interrupt the kernel is handling.
+//!   It counts the requests, which the scenario checks.
+//! - The virtual timer provides the interrupt for the kick of a thread in
+//!   restricted mode ([`HobbyMachine`]).
+
+use core::arch::asm;
+
+use core::sync::atomic::Ordering;
+
+use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
+use zx_subsystem::mmu::{Asid, TlbBatch};
+use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap};
+
+use super::Console;
+use super::cpu::Gic;
+use super::paging;
+use super::zx_user;
+use crate::memory::FRAMES;
+use crate::report::Report;
+use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
+
+/// The kernel's platform: a zero-sized handle on its global state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HobbyPlatform;
+
+impl Platform for HobbyPlatform {
+    type Arch = Aarch64;
+
+    fn alloc_frame(&self) -> Option<PhysAddr> {
+        FRAMES.lock().alloc().map(PhysAddr::new)
+    }
+
+    fn free_frame(&self, frame: PhysAddr) {
+        FRAMES.lock().free(frame.as_u64());
+    }
+
+    fn phys_to_virt(&self, frame: PhysAddr) -> *mut u8 {
+        paging::phys_to_virt(frame.as_u64())
+    }
+
+    fn flush_tlb(&self, batch: &TlbBatch) {
+        // SAFETY: the kernel runs at EL1.
+        unsafe { tlb::flush_batch(batch) };
+    }
+
+    fn interrupt_thread(&self, _thread: ThreadToken) {
+        // One CPU: the thread to interrupt is the one whose interrupt the
+        // kernel is handling (see `zx_host`'s `kick_on_irq`), so it is
+        // already at a kernel boundary. Count the request for the check.
+        INTERRUPT_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Points TTBR0 at `root` under `asid`.
+///
+/// # Safety
+///
+/// 1. `root` is a user root table (the kernel runs from TTBR1, so nothing
+///    the kernel uses changes), or the kernel uses nothing in TTBR0.
+/// 2. No translation of `asid` for another table is cached (each ASID
+///    names one address space, and the crate flushes an ASID before it is
+///    reused).
+unsafe fn load_ttbr0(root: u64, asid: Asid) {
+    // SAFETY: obligations 1 and 2.
+    unsafe {
+        asm!(
+            "msr ttbr0_el1, {}",
+            "isb",
+            in(reg) root | (u64::from(asid) << 48),
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Makes the program's code visible to instruction fetch: the host wrote
+/// it through the direct map, EL0 fetches it through its mapping. Faults
+/// each page in (so it has a translation), cleans it to the point of
+/// unification by its user address, and invalidates the instruction cache.
+fn sync_icache(prog: &Program<HobbyPlatform>) {
+    let aspace = prog.process.aspace();
+    let mut page = prog.entry;
+    while page < prog.entry + prog.code_len {
+        if aspace.page_fault(page, Access::Execute).is_err() {
+            return;
+        }
+        let mut line = page;
+        while line < page + PAGE_SIZE {
+            // SAFETY: cleaning a line of a page mapped readable in the
+            // loaded TTBR0 only affects caches.
+            unsafe { asm!("dc cvau, {}", in(reg) line, options(nostack, preserves_flags)) };
+            line += 64;
+        }
+        page += PAGE_SIZE;
+    }
+    // SAFETY: cache and barrier instructions only.
+    unsafe {
+        asm!(
+            "dsb ish",
+            "ic iallu",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// The way to EL0 and the virtual timer, for [`Program::run`].
+struct HobbyMachine<'a> {
+    gic: &'a Gic,
+}
+
+impl Machine<Aarch64> for HobbyMachine<'_> {
+    fn enter(&mut self, ctx: &mut UserContext) -> Trap<Aarch64> {
+        // SAFETY: `cpu::init` installed the crate's vectors, the kernel
+        // runs at EL1 with SPSel = 1 on its stack in TTBR1, and EL0 holds
+        // only the program's mappings.
+        unsafe { run_user(ctx) }
+    }
+
+    fn arm_timer(&mut self) {
+        self.gic.timer_one_shot(1000);
+    }
+
+    fn ack_interrupt(&mut self, _vector: u64) {
+        let intid = self.gic.ack();
+        self.gic.timer_stop();
+        // INTID 1023: spurious, nothing to end.
+        if intid != 1023 {
+            self.gic.eoi(intid);
+        }
+    }
+}
+
+/// Runs the restricted-mode scenario: the crate's kernel, process, thread
+/// and mappings, the process's tables in TTBR0, the user program until it
+/// exits; then TTBR0 back to the smoke scenario's table and the process
+/// torn down.
+pub fn run(r: &mut Report<Console>, gic: &Gic) {
+    let prog = match Program::load(HobbyPlatform, zx_user::blob()) {
+        Ok(prog) => prog,
+        Err(e) => {
+            r.note(format_args!("Program::load: {e:?}"));
+            r.check("zx: kernel, process, thread and program mapped", false);
+            return;
+        }
+    };
+    let aspace = prog.process.aspace();
+    r.note(format_args!(
+        "zx: process root table {:#x}, ASID {}, program at {:#x} ({} bytes), globals at {:#x}",
+        aspace.root_table().as_u64(),
+        aspace.asid(),
+        prog.entry,
+        prog.code_len,
+        prog.globals
+    ));
+    let boot_ttbr0: u64;
+    // SAFETY: reading TTBR0_EL1 has no effect.
+    unsafe {
+        asm!("mrs {}, ttbr0_el1", out(reg) boot_ttbr0, options(nomem, nostack, preserves_flags))
+    };
+    // SAFETY: a process root (1) under its own, never used ASID (2).
+    unsafe { load_ttbr0(aspace.root_table().as_u64(), aspace.asid()) };
+    sync_icache(&prog);
+    let mut x = [0; 31];
+    x[0] = u64::from(prog.vmar_handle);
+    x[1] = u64::from(prog.thread_handle);
+    let mut ctx = UserContext {
+        x,
+        sp: prog.globals,
+        pc: prog.entry,
+        spsr: 0,
+        tpidr_el0: prog.globals + abi::G_NTLS0,
+    };
+    prog.run(&mut ctx, r, &mut HobbyMachine { gic });
+    // The root table is freed with the process: TTBR0 must not point at
+    // it any more. Back to the smoke scenario's table (ASID 0 in it).
+    // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever named
+    // that table (2).
+    unsafe { load_ttbr0(boot_ttbr0, 0) };
+    prog.process.terminate();
+    prog.process.aspace().teardown();
+    drop(prog);
+    r.note(format_args!(
+        "zx: process torn down, {} free frames",
+        FRAMES.lock().available()
+    ));
+}

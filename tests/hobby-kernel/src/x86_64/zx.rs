@@ -1,0 +1,195 @@
+//! `zx_subsystem::Platform` for this kernel on x86_64, and the driver of
+//! the restricted-mode scenario (`zx_host`, `zx_user`).
+//!
+//! - Frames come from `memory::FRAMES`, reached through the direct map.
+//! - New root tables copy the kernel half (PML4 entries 256..512: the
+//!   direct map with the local APIC, and the kernel image) from the boot
+//!   PML4, so the kernel keeps running whatever process root is in CR3.
+//! - TLB shootdown is the local flush (`arch::x86_64::tlb::LocalTlb`): one
+//!   CPU. When the CPU has PCIDs they are turned on and each process runs
+//!   under its own (the crate's ASID); CR3 is always loaded with a
+//!   flushing write, which also covers `LocalFlush::NotLoaded` (a flush of
+//!   a PCID that was not loaded at the time).
+//! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
+//!   thread being kicked is the one whose interrupt the kernel is handling.
+//!   It counts the requests, which the scenario checks.
+//! - The local APIC timer provides the interrupt for the kick of a thread
+//!   in restricted mode ([`HobbyMachine`]).
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use zx_subsystem::arch::x86_64::tlb::LocalTlb;
+use zx_subsystem::arch::x86_64::{UserContext, X86_64, run_user};
+use zx_subsystem::mmu::TlbBatch;
+use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap};
+
+use super::Console;
+use super::cpu::Lapic;
+use super::paging;
+use super::zx_user;
+use crate::memory::FRAMES;
+use crate::report::Report;
+use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
+
+/// The kernel's platform: a zero-sized handle on its global state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HobbyPlatform;
+
+/// How this CPU invalidates TLB entries; set by [`init`].
+static TLB: spin::Once<LocalTlb> = spin::Once::new();
+/// The boot PML4 (physical), whose kernel half every process root copies.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+impl Platform for HobbyPlatform {
+    type Arch = X86_64;
+
+    fn alloc_frame(&self) -> Option<PhysAddr> {
+        FRAMES.lock().alloc().map(PhysAddr::new)
+    }
+
+    fn free_frame(&self, frame: PhysAddr) {
+        FRAMES.lock().free(frame.as_u64());
+    }
+
+    fn phys_to_virt(&self, frame: PhysAddr) -> *mut u8 {
+        paging::phys_to_virt(frame.as_u64())
+    }
+
+    fn flush_tlb(&self, batch: &TlbBatch) {
+        // One CPU: the local flush is the whole shootdown. `NotLoaded` needs
+        // nothing more: `load_root` always flushes the PCID it loads.
+        let tlb = TLB.get().expect("zx::init runs before the crate");
+        let _ = tlb.flush_local(batch);
+    }
+
+    fn interrupt_thread(&self, _thread: ThreadToken) {
+        // One CPU: the thread to interrupt is the one whose interrupt the
+        // kernel is handling (see `zx_host`'s `kick_on_irq`), so it is
+        // already at a kernel boundary. Count the request for the check.
+        INTERRUPT_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn kernel_root_table(&self) -> Option<PhysAddr> {
+        Some(PhysAddr::new(KERNEL_ROOT.load(Ordering::Relaxed)))
+    }
+}
+
+/// Turns PCIDs on when the CPU has them, records the boot PML4 and picks
+/// the TLB method. Returns whether PCIDs are on.
+///
+/// # Safety
+///
+/// 1. Runs in ring 0 on the one CPU, with the boot PML4 loaded under PCID 0
+///    (CR3 bits 0..12 clear), before the crate is used.
+unsafe fn init() -> bool {
+    let pcid = core::arch::x86_64::__cpuid(1).ecx & (1 << 17) != 0;
+    if pcid {
+        // SAFETY: CPUID says PCIDs exist, and the current PCID is 0
+        // (obligation 1), the condition for setting CR4.PCIDE.
+        unsafe {
+            asm!(
+                "mov {t}, cr4",
+                "bts {t}, 17",
+                "mov cr4, {t}",
+                t = out(reg) _,
+                options(nomem, nostack)
+            );
+        }
+    }
+    KERNEL_ROOT.store(paging::root(), Ordering::Relaxed);
+    // SAFETY: ring 0, CR4 final for the kernel's life (obligation 1).
+    TLB.call_once(|| unsafe { LocalTlb::new() });
+    pcid
+}
+
+/// Loads CR3 with `root` and PCID `pcid`, flushing that PCID's entries
+/// (bit 63 clear).
+///
+/// # Safety
+///
+/// 1. `root` is a root table whose kernel half maps the kernel as the boot
+///    tables do (a process root from the crate, or the boot PML4).
+/// 2. `pcid` is 0 unless CR4.PCIDE is set.
+unsafe fn load_root(root: u64, pcid: u16) {
+    // SAFETY: obligations 1 and 2: the kernel's code, stack and data stay
+    // mapped, and the PCID field is valid.
+    unsafe {
+        asm!("mov cr3, {}", in(reg) root | u64::from(pcid), options(nostack, preserves_flags));
+    }
+}
+
+/// The way to ring 3 and the local APIC timer, for [`Program::run`].
+struct HobbyMachine<'a> {
+    lapic: &'a Lapic,
+}
+
+impl Machine<X86_64> for HobbyMachine<'_> {
+    fn enter(&mut self, ctx: &mut UserContext) -> Trap<X86_64> {
+        // SAFETY: `cpu::init` met the trap path's obligations (GDT, MSRs,
+        // IDT, TSS, GS), the kernel stack and the context are in the kernel
+        // half, and user space holds only the program's mappings.
+        unsafe { run_user(ctx) }
+    }
+
+    fn arm_timer(&mut self) {
+        self.lapic.one_shot(20_000);
+    }
+
+    fn ack_interrupt(&mut self, vector: u64) {
+        self.lapic.stop();
+        // The spurious vector takes no EOI.
+        if vector != 0xff {
+            self.lapic.eoi();
+        }
+    }
+}
+
+/// Runs the restricted-mode scenario: the crate's kernel, process, thread
+/// and mappings, the process's page tables in CR3, the user program until
+/// it exits; then back to the boot tables and the process torn down.
+pub fn run(r: &mut Report<Console>, lapic: &Lapic) {
+    // SAFETY: called once from `kernel_main`, in ring 0, after the smoke
+    // scenario, with the boot PML4 in CR3 under PCID 0.
+    let pcid = unsafe { init() };
+    let prog = match Program::load(HobbyPlatform, zx_user::blob()) {
+        Ok(prog) => prog,
+        Err(e) => {
+            r.note(format_args!("Program::load: {e:?}"));
+            r.check("zx: kernel, process, thread and program mapped", false);
+            return;
+        }
+    };
+    let aspace = prog.process.aspace();
+    let asid = if pcid { aspace.asid() } else { 0 };
+    r.note(format_args!(
+        "zx: process root table {:#x}, PCID {asid}, program at {:#x} ({} bytes), globals at {:#x}",
+        aspace.root_table().as_u64(),
+        prog.entry,
+        prog.code_len,
+        prog.globals
+    ));
+    // SAFETY: the process root copies the boot PML4's kernel half (1);
+    // `asid` is 0 without PCIDE (2).
+    unsafe { load_root(aspace.root_table().as_u64(), asid) };
+    let mut ctx = UserContext {
+        rip: prog.entry,
+        rsp: prog.globals,
+        rdi: u64::from(prog.vmar_handle),
+        rsi: u64::from(prog.thread_handle),
+        rflags: 0x202,
+        fs_base: prog.globals + abi::G_NTLS0,
+        gs_base: prog.globals + abi::G_NTLS1,
+        ..UserContext::default()
+    };
+    prog.run(&mut ctx, r, &mut HobbyMachine { lapic });
+    // SAFETY: the boot PML4 under PCID 0.
+    unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
+    prog.process.terminate();
+    prog.process.aspace().teardown();
+    drop(prog);
+    r.note(format_args!(
+        "zx: process torn down, {} free frames",
+        FRAMES.lock().available()
+    ));
+}
