@@ -143,14 +143,8 @@ fn write(path: &Path, text: &str) -> Result<(), Failure> {
 
 /// The serial output of a hobby-kernel boot on `arch`, for the
 /// `bench: null_syscall ...` line.
-///
-/// `xtask/src/qemu.rs` boots the kernel but does not yet hand the output
-/// back to other commands; once it does, this calls it.
 fn hobby_serial(arch: &str) -> Result<String, String> {
-    Err(format!(
-        "xtask/src/qemu.rs does not expose a boot's serial output yet; capture \
-         `cargo xtask run --arch {arch}` and pass --serial {arch}=FILE"
-    ))
+    crate::qemu::serial_output(arch).map_err(|f| f.to_string())
 }
 
 /// The kernel's restricted-mode figure, in guest instructions per

@@ -197,6 +197,18 @@ pub fn test_all() -> Result<(), Failure> {
     }
 }
 
+/// Builds and boots the hobby kernel for `arch` (`"x86_64"` or
+/// `"aarch64"`, default machine) and returns its serial output, for the
+/// benchmark report. Fails unless the boot passed.
+pub fn serial_output(arch: &str) -> Result<String, Failure> {
+    let arch = Arch::parse(arch)?;
+    ensure_qemu()?;
+    let kernel = build(arch)?;
+    let boot = boot(arch, &kernel, &[])?;
+    judge(arch, &boot)?;
+    Ok(boot.lines.join("\n"))
+}
+
 /// What one boot produced.
 struct Boot {
     /// The exit status, for messages.
