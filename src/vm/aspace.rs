@@ -181,6 +181,12 @@ impl<P: Platform> AddressSpace<P> {
     ) -> Result<(SlabId, u64, u64)> {
         let mut tree = self.tree.lock();
         let region = tree.region(parent)?;
+        // An empty region would be filed under the key of a child already
+        // at that base, orphaning it (Zircon: INVALID_ARGS, right after the
+        // state check).
+        if size == 0 {
+            return Err(Error::InvalidArgs("size is zero"));
+        }
         if !region.can_map.contains(can_map) || (can_map_specific && !region.can_map_specific) {
             return Err(Error::AccessDenied(
                 "sub-VMAR asks for more than its parent",
@@ -232,6 +238,11 @@ impl<P: Platform> AddressSpace<P> {
             return Err(Error::AccessDenied(
                 "permissions beyond the VMAR's CAN_MAP_*",
             ));
+        }
+        // As for allocate: an empty mapping would replace a child filed at
+        // its base.
+        if len == 0 {
+            return Err(Error::InvalidArgs("length is zero"));
         }
         if overwrite {
             let Placement::Specific { offset, align } = placement else {
