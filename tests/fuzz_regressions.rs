@@ -56,4 +56,31 @@ fn zero_size_allocate_and_map_are_invalid<A: Arch>() {
     assert_eq!(env.probe_read(a), Err(Status::NotFound));
 }
 
-both_arches!(zero_size_allocate_and_map_are_invalid);
+/// `SPECIFIC_OVERWRITE` with an unaligned offset into a VMAR without
+/// `CAN_MAP_SPECIFIC` gave `ACCESS_DENIED`; a plain `SPECIFIC` map (and
+/// Zircon, whose placement checks the offset's alignment first) gives
+/// `INVALID_ARGS`. Found by the `vm_ops` fuzzer.
+fn overwrite_checks_offset_alignment_before_can_map_specific<A: Arch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(PAGE_SIZE, 0).unwrap();
+    let (sub, _) = env
+        .vmar_allocate(env.root_vmar, ZX_VM_CAN_MAP_READ, 0, 8 * PAGE_SIZE)
+        .unwrap();
+    for options in [ZX_VM_SPECIFIC, ZX_VM_SPECIFIC_OVERWRITE] {
+        assert_eq!(
+            env.vmar_map(sub, options, 0x66e6, vmo, 0, PAGE_SIZE),
+            Err(Status::InvalidArgs),
+            "{options:#x}"
+        );
+        assert_eq!(
+            env.vmar_map(sub, options, PAGE_SIZE, vmo, 0, PAGE_SIZE),
+            Err(Status::AccessDenied),
+            "{options:#x}"
+        );
+    }
+}
+
+both_arches!(
+    zero_size_allocate_and_map_are_invalid,
+    overwrite_checks_offset_alignment_before_can_map_specific,
+);

@@ -248,6 +248,11 @@ impl<P: Platform> AddressSpace<P> {
             let Placement::Specific { offset, align } = placement else {
                 return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));
             };
+            // Same order as a plain specific placement (and Zircon's
+            // CreateSubVmarInner): the offset's alignment first.
+            if !is_page_aligned(offset) {
+                return Err(Error::InvalidArgs("offset not page aligned"));
+            }
             if !region.can_map_specific {
                 return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
             }
