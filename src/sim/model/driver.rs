@@ -555,11 +555,16 @@ impl<A: Arch> Harness<A> {
                 access,
                 value,
             } => {
-                let t = Touch {
-                    va: self.addr(addr),
-                    access,
-                    value,
+                // The model knows only the window (outside it the process
+                // has its scratch mapping): wrap into it.
+                let size = WINDOW_PAGES * PAGE_SIZE;
+                let va = self.addr(addr);
+                let va = if va.wrapping_sub(self.window) < size {
+                    va
+                } else {
+                    self.window + va % size
                 };
+                let t = Touch { va, access, value };
                 let actual = self.touch(t)?;
                 (actual.err(), self.model.touch(t, actual))
             }
@@ -943,4 +948,44 @@ pub fn run_ops<A: Arch>(ops: &[Op]) -> Result<(), String> {
         h.step(op).map_err(|e| format!("step {i}: {e}"))?;
     }
     h.finish()
+}
+
+/// Checks that no page of any mapping in `layout` translates to more than
+/// its protection allows, or to a frame the machine does not own. Huge
+/// mappings are sampled: their first and last `sample` pages.
+///
+/// # Errors
+///
+/// The first offending page, described.
+pub fn check_translations_within<A: Arch>(
+    sim: &Sim<A>,
+    root: PhysAddr,
+    layout: &Layout,
+    sample: u64,
+) -> Result<(), Mismatch> {
+    for m in &layout.mappings {
+        let pages = m.size / PAGE_SIZE;
+        let picks = (0..pages.min(sample)).chain(pages.saturating_sub(sample).max(sample)..pages);
+        for i in picks {
+            let va = m.base + i * PAGE_SIZE;
+            let Some(e) = sim.table_entry(root, va) else {
+                continue;
+            };
+            let prot = m
+                .prot
+                .iter()
+                .find(|(lo, hi, _)| (*lo..*hi).contains(&va))
+                .map_or(Perms::empty(), |p| p.2);
+            if (e.read && !prot.contains(Perms::READ))
+                || (e.write && !prot.contains(Perms::WRITE))
+                || (e.execute && !prot.contains(Perms::EXECUTE))
+            {
+                return Err(format!("{va:#x} translates as {e:?} beyond {prot:?}"));
+            }
+            if !sim.owns_frame(e.pa) {
+                return Err(format!("{va:#x} translates to a freed frame"));
+            }
+        }
+    }
+    Ok(())
 }

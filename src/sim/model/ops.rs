@@ -57,7 +57,7 @@ fn placement(o: VmOptions, offset: u64) -> Result<Placement, Status> {
         (true, false) => Ok((Some((offset, align)), None)),
         (false, true) => Ok((None, Some((align, offset)))),
         (false, false) if offset != 0 => Err(Status::InvalidArgs),
-        (false, false) => Ok((None, None)),
+        (false, false) => Ok((None, Some((align, u64::MAX)))),
     }
 }
 
