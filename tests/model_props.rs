@@ -35,7 +35,7 @@ fn model_matches<A: Arch>() {
     let cases = std::env::var("MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+        .unwrap_or(256);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,

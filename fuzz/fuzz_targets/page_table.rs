@@ -241,7 +241,11 @@ impl<A: Arch> Bench<A> {
                 if self.model.overlaps(va, size.bytes()) {
                     assert!(matches!(res, Err(Error::AlreadyExists(_))), "{res:?}");
                 } else if res == Err(Error::NoMemory) {
-                    assert_eq!(self.sim.frames_allocated(), frames_before, "failed map leaked");
+                    assert_eq!(
+                        self.sim.frames_allocated(),
+                        frames_before,
+                        "failed map leaked"
+                    );
                 } else {
                     assert_eq!(res, Ok(()));
                     self.model.leaves.insert(
@@ -268,7 +272,11 @@ impl<A: Arch> Bench<A> {
                     _ => (u64::from(pages) >> 6) % 1024 * K4 + K4,
                 };
                 let end = (va + len).min(WINDOW + WINDOW_LEN);
-                let flags = if unmap { MmuFlags::empty() } else { flags_of(flags) };
+                let flags = if unmap {
+                    MmuFlags::empty()
+                } else {
+                    flags_of(flags)
+                };
                 let need = self.pt.frames_needed(va, end - va);
                 let budget = match short {
                     Some(s) if need > 0 => usize::from(s) % need,
@@ -318,7 +326,11 @@ fn run<A: Arch>(steps: &[Step]) {
     bench.pt.unmap(WINDOW, WINDOW_LEN, &mut b, &mut r).unwrap();
     bench.sim.flush_tlb(&b);
     drop(r);
-    assert_eq!(bench.sim.frames_allocated(), 1, "tables left after unmapping all");
+    assert_eq!(
+        bench.sim.frames_allocated(),
+        1,
+        "tables left after unmapping all"
+    );
     let Bench { sim, pt, .. } = bench;
     drop(pt);
     assert_eq!(sim.frames_allocated(), 0);

@@ -97,7 +97,12 @@ impl Layout for X86_64 {
         }
         out
     }
-    fn normal_entry(tls: (u64, u64), vector: u64, context: u64, reason: u64) -> x86_64::UserContext {
+    fn normal_entry(
+        tls: (u64, u64),
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) -> x86_64::UserContext {
         x86_64::UserContext {
             rdi: context,
             rsi: reason,
@@ -120,7 +125,7 @@ impl Layout for X86_64 {
     fn with_status(ctx: &x86_64::UserContext, status: i32) -> x86_64::UserContext {
         x86_64::UserContext {
             rax: status as i64 as u64,
-            ..ctx.clone()
+            ..*ctx
         }
     }
     fn exception(code: u64) -> x86_64::ExceptionInfo {
@@ -150,7 +155,12 @@ impl Layout for Aarch64 {
         out[276..280].fill(0);
         out
     }
-    fn normal_entry(tls: (u64, u64), vector: u64, context: u64, reason: u64) -> aarch64::UserContext {
+    fn normal_entry(
+        tls: (u64, u64),
+        vector: u64,
+        context: u64,
+        reason: u64,
+    ) -> aarch64::UserContext {
         let mut x = [0; 31];
         x[0] = context;
         x[1] = reason;
@@ -172,7 +182,7 @@ impl Layout for Aarch64 {
         ctx.x[0] as i32
     }
     fn with_status(ctx: &aarch64::UserContext, status: i32) -> aarch64::UserContext {
-        let mut c = ctx.clone();
+        let mut c = *ctx;
         c.x[0] = status as i64 as u64;
         c
     }
@@ -234,6 +244,10 @@ struct Input {
     steps: Vec<Step>,
 }
 
+/// A stay in restricted mode: the state entered, the vector, the context
+/// and the normal-mode TLS.
+type Active = (Vec<u8>, u64, u64, (u64, u64));
+
 struct Bench<A: Layout> {
     sim: Sim<A>,
     kernel: Kernel<Sim<A>>,
@@ -245,9 +259,8 @@ struct Bench<A: Layout> {
     ctx: A::UserContext,
     /// The bound VMO's handle and what the target believes it holds.
     bound: Option<(u32, Vec<u8>)>,
-    /// While in restricted mode: the state entered, the vector, the
-    /// context and the normal-mode TLS.
-    active: Option<(Vec<u8>, u64, u64, (u64, u64))>,
+    /// While in restricted mode: where it came from.
+    active: Option<Active>,
     kick: bool,
 }
 
@@ -269,7 +282,13 @@ impl<A: Layout> Bench<A> {
         let vmo = Vmo::create(&sim, 2 * PAGE_SIZE, false).unwrap();
         let scratch = process
             .root_vmar()
-            .map(Placement::ANYWHERE, &vmo, 0, 2 * PAGE_SIZE, Perms::READ | Perms::WRITE)
+            .map(
+                Placement::ANYWHERE,
+                &vmo,
+                0,
+                2 * PAGE_SIZE,
+                Perms::READ | Perms::WRITE,
+            )
             .unwrap();
         let thread_handle = process
             .add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)
@@ -326,8 +345,16 @@ impl<A: Layout> Bench<A> {
         *believed = want.clone();
         let h = *h;
         assert!(!self.kernel.in_restricted_mode(&self.thread));
-        assert_eq!(self.vmo_bytes(h), want, "state written back on exit {reason}");
-        assert_eq!(self.ctx, A::normal_entry(tls, vector, context, reason), "normal entry");
+        assert_eq!(
+            self.vmo_bytes(h),
+            want,
+            "state written back on exit {reason}"
+        );
+        assert_eq!(
+            self.ctx,
+            A::normal_entry(tls, vector, context, reason),
+            "normal entry"
+        );
     }
 
     fn step(&mut self, step: &Step) {
@@ -393,10 +420,18 @@ impl<A: Layout> Bench<A> {
                 let tls = A::tls_pair(&before);
                 let state = self.bound.as_ref().unwrap().1.clone();
                 if std::mem::take(&mut self.kick) {
-                    assert_eq!(self.ctx, A::normal_entry(tls, vector, context, KICK), "kicked enter");
+                    assert_eq!(
+                        self.ctx,
+                        A::normal_entry(tls, vector, context, KICK),
+                        "kicked enter"
+                    );
                     assert!(!self.kernel.in_restricted_mode(&self.thread));
                     let h = self.bound.as_ref().unwrap().0;
-                    assert_eq!(self.vmo_bytes(h), state, "a kicked enter leaves the VMO alone");
+                    assert_eq!(
+                        self.vmo_bytes(h),
+                        state,
+                        "a kicked enter leaves the VMO alone"
+                    );
                     return;
                 }
                 assert!(self.kernel.in_restricted_mode(&self.thread));
@@ -412,14 +447,19 @@ impl<A: Layout> Bench<A> {
                 let mut want = before;
                 A::set_syscall(&mut want, 4095, &[]);
                 assert_eq!(A::status_of(&self.ctx), Status::BadSyscall.into_raw());
-                assert_eq!(self.ctx, A::with_status(&want, Status::BadSyscall.into_raw()));
+                assert_eq!(
+                    self.ctx,
+                    A::with_status(&want, Status::BadSyscall.into_raw())
+                );
             }
             Step::Exception(code) => {
                 let before = self.ctx.clone();
                 let mut ctx = self.ctx.clone();
-                let r = self
-                    .kernel
-                    .exception(&self.thread, &mut ctx, Trap::Exception(A::exception(code)));
+                let r = self.kernel.exception(
+                    &self.thread,
+                    &mut ctx,
+                    Trap::Exception(A::exception(code)),
+                );
                 self.ctx = ctx;
                 if in_restricted {
                     assert_eq!(r, Resolution::Resume);
@@ -460,7 +500,9 @@ impl<A: Layout> Bench<A> {
             Step::Interrupt => {
                 let before = self.ctx.clone();
                 let mut ctx = self.ctx.clone();
-                let r = self.kernel.exception(&self.thread, &mut ctx, Trap::Interrupt(32));
+                let r = self
+                    .kernel
+                    .exception(&self.thread, &mut ctx, Trap::Interrupt(32));
                 self.ctx = ctx;
                 assert_eq!(r, Resolution::Resume);
                 if in_restricted && std::mem::take(&mut self.kick) {
@@ -505,9 +547,16 @@ impl<A: Layout> Bench<A> {
                 } else {
                     assert_eq!(st, 0);
                     let mut b = [0u8; 4];
-                    self.process.aspace().copy_from_user(self.scratch, &mut b).unwrap();
+                    self.process
+                        .aspace()
+                        .copy_from_user(self.scratch, &mut b)
+                        .unwrap();
                     let h = u32::from_ne_bytes(b);
-                    assert_eq!(self.vmo_bytes(h), vec![0u8; A::STATE_SIZE], "fresh state is zero");
+                    assert_eq!(
+                        self.vmo_bytes(h),
+                        vec![0u8; A::STATE_SIZE],
+                        "fresh state is zero"
+                    );
                     self.bound = Some((h, vec![0u8; A::STATE_SIZE]));
                 }
             }

@@ -9,7 +9,6 @@
 //! back.
 #![no_main]
 
-
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use zx_subsystem::abi::Rights;
@@ -96,13 +95,19 @@ fn run<A: SimArch>(input: &Input) {
             )
             .unwrap(),
         process
-            .add_handle(KernelObject::Vmo(data_vmo.clone()), Rights::DEFAULT_VMO | Rights::RESIZE)
+            .add_handle(
+                KernelObject::Vmo(data_vmo.clone()),
+                Rights::DEFAULT_VMO | Rights::RESIZE,
+            )
             .unwrap(),
         process
             .add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)
             .unwrap(),
         process
-            .add_handle(KernelObject::Process(process.clone()), Rights::DEFAULT_PROCESS)
+            .add_handle(
+                KernelObject::Process(process.clone()),
+                Rights::DEFAULT_PROCESS,
+            )
             .unwrap(),
         process
             .add_handle(KernelObject::Job(job.clone()), Rights::DEFAULT_JOB)

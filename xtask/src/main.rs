@@ -5,6 +5,7 @@
 //!   bare-metal builds). Installs the rustup targets and components it needs.
 //! - `cargo xtask run [--arch x86_64|aarch64]`: boots the demo kernel in QEMU.
 
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("fuzz") => fuzz::command(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -38,6 +40,7 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          test    run every check a change must pass\n\
+         fuzz    run the fuzz targets: fuzz [--time S] [TARGET...]\n\
          help    this text"
     );
 }
@@ -129,6 +132,7 @@ fn test(args: &[String]) -> Result<(), Failure> {
         ])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
+    fuzz::ci_stage()?;
     util::stage("all checks passed");
     Ok(())
 }
