@@ -119,7 +119,7 @@ fn faulter<A: SimArch>(s: &Shared<A>, w: u64) {
     let (root, asid) = (aspace.root_table(), aspace.asid());
     for _ in 0..ROUNDS * 4 {
         let va = s.window + next(&mut rng) % (PAGES * PAGE_SIZE);
-        let write = next(&mut rng) % 2 == 0;
+        let write = next(&mut rng).is_multiple_of(2);
         for _ in 0..8 {
             let r = if write {
                 s.env.sim.user_write(root, asid, va, &[w as u8])
