@@ -79,6 +79,20 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
+/// What the page tables give user mode at one address
+/// ([`Sim::table_entry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserMapping {
+    /// The physical address `va` translates to.
+    pub pa: PhysAddr,
+    /// User-mode reads are allowed.
+    pub read: bool,
+    /// User-mode writes are allowed.
+    pub write: bool,
+    /// User-mode instruction fetches are allowed.
+    pub execute: bool,
+}
+
 /// A cached translation.
 #[derive(Clone, Copy, Debug)]
 struct TlbEntry {
@@ -210,6 +224,40 @@ impl<A: Arch> Sim<A> {
             .expect("sim lock")
             .lookup(asid, va)
             .is_some()
+    }
+
+    /// What the page tables (not the TLB) give user mode at `va`: the
+    /// physical address and the user permissions, or `None` if nothing is
+    /// mapped. Walks as a kernel read, so it sets accessed state like any
+    /// walk but never faults on permissions.
+    pub fn table_entry(&self, root: PhysAddr, va: u64) -> Option<UserMapping> {
+        let w = self.walk(root, va, Access::Read, false).ok()?;
+        Some(UserMapping {
+            pa: PhysAddr::new(w.base + (va & (level_size(w.level) - 1))),
+            read: w.perms.user_read,
+            write: w.perms.user_write,
+            execute: w.perms.user_exec,
+        })
+    }
+
+    /// Whether the TLB model holds a translation of `va` for `asid` that
+    /// the page tables under `root` no longer back: nothing mapped there
+    /// now, another frame, or a user permission the tables do not grant.
+    /// A cached entry granting less than the tables is not stale (the
+    /// access faults, the entry is dropped and the walk succeeds).
+    pub fn tlb_stale(&self, root: PhysAddr, asid: Asid, va: u64) -> bool {
+        let cached = self.inner.tlb.lock().expect("sim lock").lookup(asid, va);
+        let Some((level, hit)) = cached else {
+            return false;
+        };
+        let Some(now) = self.table_entry(root, va) else {
+            return true;
+        };
+        let pa = hit.base + (va & (level_size(level) - 1));
+        pa != now.pa.as_u64()
+            || (hit.perms.user_read && !now.read)
+            || (hit.perms.user_write && !now.write)
+            || (hit.perms.user_exec && !now.execute)
     }
 
     /// Copies user memory at `va` into `buf` through user read

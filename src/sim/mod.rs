@@ -22,8 +22,9 @@
 pub mod cpu;
 mod hw;
 mod mmu;
+pub mod model;
 
-pub use mmu::{Fault, FaultKind};
+pub use mmu::{Fault, FaultKind, UserMapping};
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::collections::HashSet;
@@ -128,6 +129,13 @@ impl<A: Arch> Sim<A> {
     /// Makes allocation fail after `n` more frames.
     pub fn fail_after(&self, n: usize) {
         self.set_frame_limit(Some(self.frames_allocated().saturating_add(n)));
+    }
+
+    /// Whether `pa` lies in a frame the machine has handed out and not
+    /// taken back.
+    pub fn owns_frame(&self, pa: PhysAddr) -> bool {
+        let frame = pa.as_u64() & !(PAGE_SIZE - 1);
+        self.inner.frames.lock().expect("sim lock").contains(&frame)
     }
 
     /// Number of TLB flushes the crate requested.

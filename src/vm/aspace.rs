@@ -181,6 +181,9 @@ impl<P: Platform> AddressSpace<P> {
     ) -> Result<(SlabId, u64, u64)> {
         let mut tree = self.tree.lock();
         let region = tree.region(parent)?;
+        // An empty region would be filed under the key of a child already
+        // at that base, orphaning it (Zircon: INVALID_ARGS, right after the
+        // state check).
         if size == 0 {
             return Err(Error::InvalidArgs("size is zero"));
         }
@@ -241,11 +244,17 @@ impl<P: Platform> AddressSpace<P> {
                 "permissions beyond the VMAR's CAN_MAP_*",
             ));
         }
+        // As for allocate: an empty mapping would replace a child filed at
+        // its base.
+        if len == 0 {
+            return Err(Error::InvalidArgs("length is zero"));
+        }
         if overwrite {
             let Placement::Specific { offset, align } = placement else {
                 return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));
             };
-            // As for SPECIFIC: alignment before the VMAR's CAN_MAP_SPECIFIC.
+            // Same order as a plain specific placement (and Zircon's
+            // CreateSubVmarInner): the offset's alignment first.
             if !is_page_aligned(offset) {
                 return Err(Error::InvalidArgs("offset not page aligned"));
             }

@@ -7,12 +7,14 @@
 //!   unmap, destroy, user copies.
 //! - [`protect`]: `zx_vmar_protect`'s check and apply passes.
 //! - [`vmar`]: the [`Vmar`] handle object.
+//! - [`inspect`]: a read-only snapshot of the VMAR tree.
 //!
 //! Locks, in order: `AddressSpace::tree`, then a VMO tree's lock, then
 //! `AddressSpace::page_table` (see [`crate::object`] for the whole order).
 
 mod asid;
 pub mod aspace;
+pub mod inspect;
 pub mod protect;
 pub mod region;
 mod slab;

@@ -13,6 +13,7 @@
 //!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
 mod bench;
+mod fuzz;
 mod qemu;
 mod util;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::command(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -54,6 +56,7 @@ fn print_help() {
          \x20       kernel in QEMU (default x86_64)\n\
          bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
          \x20       peers; writes docs/bench-results.md and the plot\n\
+         fuzz    [--time S] [TARGET...]: run the fuzz targets\n\
          help    this text"
     );
 }
@@ -150,6 +153,7 @@ fn test(args: &[String]) -> Result<(), Failure> {
         .run()?;
     util::stage("qemu");
     qemu::test_all()?;
+    fuzz::ci_stage()?;
     util::stage("all checks passed");
     Ok(())
 }

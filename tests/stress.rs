@@ -1,0 +1,280 @@
+//! Concurrency stress: several host threads, each a thread of one process,
+//! map, protect, unmap, fault (soft-MMU accesses plus the crate's fault
+//! handler), enter restricted mode and kick, all at once on one address
+//! space. A watchdog turns a deadlock into a failure. At the end the VMAR
+//! tree must be well-formed, no page may translate beyond its protection,
+//! and after teardown every frame must be back.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::Env;
+use zx_subsystem::PAGE_SIZE;
+use zx_subsystem::abi::*;
+use zx_subsystem::object::{KernelObject, Thread};
+use zx_subsystem::sim::Sim;
+use zx_subsystem::sim::cpu::SimArch;
+use zx_subsystem::sim::model::driver::{check_layout, check_translations_within};
+use zx_subsystem::syscall::SyscallNumber;
+use zx_subsystem::trap::{Access, Trap};
+
+const ROUNDS: usize = 1500;
+/// Pages of the shared window every worker plays in.
+const PAGES: u64 = 16;
+const DEADLINE: Duration = Duration::from_secs(120);
+
+type T<A> = Arc<Thread<Sim<A>>>;
+
+struct Shared<A: SimArch> {
+    env: Env<A>,
+    window: u64,
+    vmo: zx_handle_t,
+    done: AtomicBool,
+}
+
+impl<A: SimArch> Shared<A> {
+    fn call(&self, t: &T<A>, nr: SyscallNumber, args: &[u64]) -> i32 {
+        let mut a = [0u64; 8];
+        a[..args.len()].copy_from_slice(args);
+        self.env.kernel.syscall_raw(t, nr as u64, a)
+    }
+
+    /// Scratch slot for worker `w`.
+    fn out(&self, w: u64) -> u64 {
+        self.env.scratch + 256 * w
+    }
+}
+
+/// A small xorshift so each worker is reproducible.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+fn mapper<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
+    let mut rng = 0x9e37_79b9 + w;
+    for _ in 0..ROUNDS {
+        let page = next(&mut rng) % PAGES;
+        let len = (next(&mut rng) % 4 + 1) * PAGE_SIZE;
+        let st = s.call(
+            t,
+            SyscallNumber::VmarMap,
+            &[
+                s.env.root_vmar.into(),
+                (ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC_OVERWRITE).into(),
+                s.window - root_base(s) + page * PAGE_SIZE,
+                s.vmo.into(),
+                page * PAGE_SIZE,
+                len.min((PAGES - page) * PAGE_SIZE),
+                s.out(w),
+            ],
+        );
+        assert!(st == 0 || st == Status::InvalidArgs.into_raw(), "map {st}");
+        let page = next(&mut rng) % PAGES;
+        let _ = s.call(
+            t,
+            SyscallNumber::VmarUnmap,
+            &[
+                s.env.root_vmar.into(),
+                s.window + page * PAGE_SIZE,
+                PAGE_SIZE,
+            ],
+        );
+    }
+}
+
+fn root_base<A: SimArch>(s: &Shared<A>) -> u64 {
+    s.env.process.root_vmar().range().unwrap().0
+}
+
+fn protector<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
+    let mut rng = 0x1234_5678 + w;
+    let perms = [0, ZX_VM_PERM_READ, ZX_VM_PERM_READ | ZX_VM_PERM_WRITE];
+    for _ in 0..ROUNDS {
+        let page = next(&mut rng) % PAGES;
+        let p = perms[(next(&mut rng) % 3) as usize];
+        let st = s.call(
+            t,
+            SyscallNumber::VmarProtect,
+            &[
+                s.env.root_vmar.into(),
+                p.into(),
+                s.window + page * PAGE_SIZE,
+                PAGE_SIZE,
+            ],
+        );
+        assert!(st == 0 || st == Status::NotFound.into_raw(), "protect {st}");
+    }
+}
+
+fn faulter<A: SimArch>(s: &Shared<A>, w: u64) {
+    let mut rng = 0xdead_beef + w;
+    let aspace = s.env.process.aspace();
+    let (root, asid) = (aspace.root_table(), aspace.asid());
+    for _ in 0..ROUNDS * 4 {
+        let va = s.window + next(&mut rng) % (PAGES * PAGE_SIZE);
+        let write = next(&mut rng).is_multiple_of(2);
+        for _ in 0..8 {
+            let r = if write {
+                s.env.sim.user_write(root, asid, va, &[w as u8])
+            } else {
+                let mut b = [0u8; 1];
+                s.env.sim.user_read(root, asid, va, &mut b)
+            };
+            let Err(f) = r else { break };
+            let access = if write { Access::Write } else { Access::Read };
+            // Another worker may change the mapping between the access and
+            // the handler: either may fail; neither may panic.
+            if aspace.page_fault(f.va, access).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Enters restricted mode over and over and leaves at kernel boundaries
+/// (kicked by `kicker`) or through a syscall.
+fn restricted<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
+    let out = s.out(w);
+    assert_eq!(s.call(t, SyscallNumber::RestrictedBindState, &[0, out]), 0);
+    let vector = s.window;
+    let kernel = &s.env.kernel;
+    let mut exits = 0;
+    while exits < ROUNDS && !s.done.load(Ordering::Relaxed) {
+        let mut ctx = A::UserContext::default();
+        A::set_syscall(
+            &mut ctx,
+            SyscallNumber::RestrictedEnter as u64,
+            &[0, vector, 7],
+        );
+        kernel.syscall(t, &mut ctx);
+        // In restricted mode (or already kicked back out): interrupts are
+        // boundaries; after a few, leave by a syscall instruction.
+        for i in 0..4 {
+            if !kernel.in_restricted_mode(t) {
+                break;
+            }
+            if i == 3 {
+                kernel.syscall(t, &mut ctx);
+            } else {
+                let _ = kernel.exception(t, &mut ctx, Trap::Interrupt(32));
+            }
+        }
+        assert!(!kernel.in_restricted_mode(t));
+        assert_eq!(A::pc(&ctx), vector);
+        exits += 1;
+    }
+}
+
+fn kicker<A: SimArch>(s: &Shared<A>, t: &T<A>, target: zx_handle_t) {
+    for _ in 0..ROUNDS * 2 {
+        let st = s.call(t, SyscallNumber::RestrictedKick, &[target.into(), 0]);
+        assert_eq!(st, 0, "kick");
+        std::thread::yield_now();
+    }
+}
+
+fn stress<A: SimArch>() {
+    let env = Env::<A>::new();
+    let vmo = env.vmo_create(PAGES * PAGE_SIZE, 0).unwrap();
+    let (_, window) = env
+        .vmar_allocate(
+            env.root_vmar,
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE,
+            0,
+            PAGES * PAGE_SIZE,
+        )
+        .unwrap();
+    // Free the sub-VMAR's range again: the workers map into the root VMAR
+    // there with SPECIFIC_OVERWRITE (which refuses sub-VMARs).
+    assert_eq!(
+        env.call(
+            SyscallNumber::VmarUnmap,
+            &[env.root_vmar.into(), window, PAGES * PAGE_SIZE]
+        ),
+        0
+    );
+    let restricted_thread = env.process.create_thread(100).unwrap();
+    let target = env
+        .process
+        .add_handle(
+            KernelObject::Thread(restricted_thread.clone()),
+            Rights::DEFAULT_THREAD,
+        )
+        .unwrap();
+    let shared = Arc::new(Shared {
+        env,
+        window,
+        vmo,
+        done: AtomicBool::new(false),
+    });
+    let workers = 6;
+    let barrier = Arc::new(Barrier::new(workers));
+    let (tx, rx) = mpsc::channel();
+    let mut handles = Vec::new();
+    for w in 0..workers as u64 {
+        let s = shared.clone();
+        let b = barrier.clone();
+        let tx = tx.clone();
+        let rt = restricted_thread.clone();
+        handles.push(std::thread::spawn(move || {
+            let t = if w == 4 {
+                rt
+            } else {
+                s.env.process.create_thread(w).unwrap()
+            };
+            b.wait();
+            match w {
+                0 | 1 => mapper(&s, &t, w),
+                2 => protector(&s, &t, w),
+                3 => faulter(&s, w),
+                4 => restricted(&s, &t, w),
+                _ => kicker(&s, &t, target),
+            }
+            if w == 4 {
+                s.done.store(true, Ordering::Relaxed);
+            } else {
+                t.exit();
+            }
+            tx.send(w).unwrap();
+        }));
+    }
+    drop(tx);
+    for _ in 0..workers {
+        match rx.recv_timeout(DEADLINE) {
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlock: workers stuck"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for h in handles {
+        h.join().expect("a worker panicked");
+    }
+    let shared = Arc::into_inner(shared).expect("workers gone");
+    let env = shared.env;
+    let aspace = env.process.aspace().clone();
+    let layout = aspace.layout();
+    check_layout(&layout).unwrap();
+    check_translations_within(&env.sim, aspace.root_table(), &layout, 64).unwrap();
+    let Env {
+        sim,
+        kernel,
+        process,
+        thread,
+        ..
+    } = env;
+    thread.exit();
+    restricted_thread.exit();
+    aspace.teardown();
+    process.terminate();
+    drop((aspace, thread, restricted_thread, process, kernel));
+    assert_eq!(sim.frames_allocated(), 0, "frames leaked");
+}
+
+both_arches!(stress);
