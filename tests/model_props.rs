@@ -4,8 +4,7 @@
 //! end. Failing sequences shrink to a minimal one.
 
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 use zx_subsystem::arch::Arch;
 use zx_subsystem::sim::model::driver::run_ops;
 use zx_subsystem::sim::model::ops_gen::{RawOp, op};
@@ -36,11 +35,17 @@ fn model_matches<A: Arch>() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
+    // Locally every run draws a new seed (set `PROPTEST_RNG_SEED` to replay
+    // one); under CI the seed is fixed so a landing run is reproducible.
+    let mut config = Config {
         cases,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    if std::env::var_os("CI").is_some() && std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(0x7a78_5f76_6d61_7231);
+    }
+    let mut runner = TestRunner::new(config);
     let result = runner.run(&prop::collection::vec(raw_op(), 1..60), |raws| {
         let ops: Vec<_> = raws.into_iter().map(op).collect();
         run_ops::<A>(&ops).map_err(TestCaseError::fail)
@@ -58,42 +63,6 @@ fn x86_64_kernel_matches_model() {
 #[test]
 fn aarch64_kernel_matches_model() {
     model_matches::<zx_subsystem::arch::Aarch64>();
-}
-
-#[test]
-#[ignore]
-fn coverage_report() {
-    use std::collections::BTreeMap;
-    use zx_subsystem::sim::model::driver::Harness;
-    let mut runner = TestRunner::default();
-    let mut total: BTreeMap<_, usize> = BTreeMap::new();
-    let strat = prop::collection::vec(raw_op(), 40);
-    for _ in 0..200 {
-        let mut h = Harness::<zx_subsystem::arch::X86_64>::new();
-        let raws = strat.new_tree(&mut runner).unwrap().current();
-        for r in raws {
-            let o = op(r);
-            let before = h.outcomes.clone();
-            if let Err(e) = h.step(&o) {
-                println!("mismatch: {e}");
-                break;
-            }
-            if let Ok(show) = std::env::var("SHOW") {
-                for (k, v) in &h.outcomes {
-                    if before.get(k) != Some(v) && k.0 == show {
-                        println!("{o:x?} -> {}", k.1);
-                    }
-                }
-            }
-        }
-        for (k, v) in &h.outcomes {
-            *total.entry(*k).or_default() += v;
-        }
-        h.finish().unwrap();
-    }
-    for (k, v) in &total {
-        println!("{k:?}: {v}");
-    }
 }
 
 #[test]

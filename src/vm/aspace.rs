@@ -187,7 +187,9 @@ impl<P: Platform> AddressSpace<P> {
         if size == 0 {
             return Err(Error::InvalidArgs("size is zero"));
         }
-        if !region.can_map.contains(can_map) || (can_map_specific && !region.can_map_specific) {
+        // Only R/W/X are bounded by the parent (Zircon's CreateSubVmarInner):
+        // a child may have CAN_MAP_SPECIFIC where its parent has not.
+        if !region.can_map.contains(can_map) {
             return Err(Error::AccessDenied(
                 "sub-VMAR asks for more than its parent",
             ));
@@ -244,11 +246,7 @@ impl<P: Platform> AddressSpace<P> {
                 "permissions beyond the VMAR's CAN_MAP_*",
             ));
         }
-        // As for allocate: an empty mapping would replace a child filed at
-        // its base.
-        if len == 0 {
-            return Err(Error::InvalidArgs("length is zero"));
-        }
+        let max = max & region.can_map;
         if overwrite {
             let Placement::Specific { offset, align } = placement else {
                 return Err(Error::InvalidArgs("SPECIFIC_OVERWRITE without SPECIFIC"));

@@ -258,40 +258,50 @@ impl Model {
         !sub && !mapped
     }
 
-    /// The crate's placement rules, in its order (see `Placement`).
-    fn place(
-        &self,
-        r: usize,
-        specific: Option<(u64, u64)>,
-        anywhere: Option<(u64, u64)>,
-        len: u64,
-    ) -> Result<Place, Status> {
+    /// The crate's placement rules, in Zircon's order (see the kernel's
+    /// `Placement`).
+    fn place(&self, r: usize, placement: ops::Placement, len: u64) -> Result<Place, Status> {
         let reg = &self.regions[r];
         if len == 0 {
             return Err(Status::InvalidArgs);
         }
-        if let Some((offset, align)) = specific {
-            if !aligned(offset) {
-                return Err(Status::InvalidArgs);
+        match placement {
+            ops::Placement::Specific { offset, align } => {
+                if !aligned(offset) {
+                    return Err(Status::InvalidArgs);
+                }
+                if !reg.can_map_specific {
+                    return Err(Status::AccessDenied);
+                }
+                if offset >= reg.size || len > reg.size - offset {
+                    return Err(Status::InvalidArgs);
+                }
+                let base = reg.base + offset;
+                if !base.is_multiple_of(align.max(PAGE_SIZE)) {
+                    return Err(Status::InvalidArgs);
+                }
+                Ok(Place::Specific { base })
             }
-            if !reg.can_map_specific {
-                return Err(Status::AccessDenied);
+            ops::Placement::UpperLimit { align, limit } => {
+                if !aligned(limit) {
+                    return Err(Status::InvalidArgs);
+                }
+                if !reg.can_map_specific {
+                    return Err(Status::AccessDenied);
+                }
+                if limit > reg.size || len > limit {
+                    return Err(Status::InvalidArgs);
+                }
+                Ok(Place::Anywhere {
+                    align: align.max(PAGE_SIZE),
+                    end: reg.base + limit,
+                })
             }
-            if offset >= reg.size || len > reg.size - offset {
-                return Err(Status::InvalidArgs);
-            }
-            let base = reg.base + offset;
-            if !base.is_multiple_of(align.max(PAGE_SIZE)) {
-                return Err(Status::InvalidArgs);
-            }
-            return Ok(Place::Specific { base });
+            ops::Placement::Anywhere { align } => Ok(Place::Anywhere {
+                align: align.max(PAGE_SIZE),
+                end: reg.end(),
+            }),
         }
-        let (align, limit) = anywhere.unwrap_or((PAGE_SIZE, u64::MAX));
-        let end = reg.base.saturating_add(limit).min(reg.end());
-        Ok(Place::Anywhere {
-            align: align.max(PAGE_SIZE),
-            end,
-        })
     }
 
     /// Whether the kernel's choice `base` satisfies `place` for `len`
@@ -484,16 +494,31 @@ mod tests {
     #[test]
     fn placement_refuses_zero_length() {
         let m = Model::new(0x1000_0000, 64 * PAGE_SIZE, 3, Rights::DEFAULT_VMAR, 1);
-        assert_eq!(m.place(0, None, None, 0).err(), Some(Status::InvalidArgs));
+        let any = ops::Placement::Anywhere { align: PAGE_SIZE };
+        assert_eq!(m.place(0, any, 0).err(), Some(Status::InvalidArgs));
         assert!(m.is_free(0, 0x1000_0000, 0x1000_0000 + PAGE_SIZE));
     }
 
     #[test]
     fn spot_search_honours_alignment_and_limit() {
         let m = Model::new(0x1000_0000, 4 * PAGE_SIZE, 3, Rights::DEFAULT_VMAR, 1);
-        let p = m.place(0, None, Some((PAGE_SIZE, 2 * PAGE_SIZE)), PAGE_SIZE);
+        let upper = |limit| ops::Placement::UpperLimit {
+            align: PAGE_SIZE,
+            limit,
+        };
+        let p = m.place(0, upper(2 * PAGE_SIZE), PAGE_SIZE);
         assert!(m.spot_exists(0, p.unwrap(), PAGE_SIZE));
-        let p = m.place(0, None, Some((PAGE_SIZE, PAGE_SIZE)), 2 * PAGE_SIZE);
-        assert!(!m.spot_exists(0, p.unwrap(), 2 * PAGE_SIZE));
+        // An upper limit below the size is refused outright.
+        assert_eq!(
+            m.place(0, upper(PAGE_SIZE), 2 * PAGE_SIZE).err(),
+            Some(Status::InvalidArgs)
+        );
+        let big = ops::Placement::Anywhere {
+            align: 8 * PAGE_SIZE,
+        };
+        let p = m.place(0, big, 4 * PAGE_SIZE).unwrap();
+        assert!(m.spot_exists(0, p, 4 * PAGE_SIZE));
+        let p = m.place(0, big, 5 * PAGE_SIZE).unwrap();
+        assert!(!m.spot_exists(0, p, 5 * PAGE_SIZE));
     }
 }

@@ -44,20 +44,33 @@ fn known_bits(o: VmOptions) -> Result<(), Status> {
     alignment(o).map(|_| ())
 }
 
-/// `(specific offset and alignment, anywhere alignment and limit)`.
-type Placement = (Option<(u64, u64)>, Option<(u64, u64)>);
+/// A decoded placement request.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Placement {
+    /// `SPECIFIC`: offset and alignment.
+    Specific { offset: u64, align: u64 },
+    /// `OFFSET_IS_UPPER_LIMIT`: alignment and limit (an offset).
+    UpperLimit { align: u64, limit: u64 },
+    /// Anywhere in the VMAR, with this alignment.
+    Anywhere { align: u64 },
+}
 
-/// The syscall layer's decoding of a placement.
+/// The syscall layer's decoding of a placement. Its errors are reported
+/// only after the VMAR's `BAD_STATE` (the kernel decodes, then looks at the
+/// VMAR's state before reporting a decoding error).
 fn placement(o: VmOptions, offset: u64) -> Result<Placement, Status> {
     let align = alignment(o)?;
     let specific = o.intersects(VmOptions::SPECIFIC | VmOptions::SPECIFIC_OVERWRITE);
     let upper = o.contains(VmOptions::OFFSET_IS_UPPER_LIMIT);
     match (specific, upper) {
         (true, true) => Err(Status::InvalidArgs),
-        (true, false) => Ok((Some((offset, align)), None)),
-        (false, true) => Ok((None, Some((align, offset)))),
+        (true, false) => Ok(Placement::Specific { offset, align }),
+        (false, true) => Ok(Placement::UpperLimit {
+            align,
+            limit: offset,
+        }),
         (false, false) if offset != 0 => Err(Status::InvalidArgs),
-        (false, false) => Ok((None, Some((align, u64::MAX)))),
+        (false, false) => Ok(Placement::Anywhere { align }),
     }
 }
 
@@ -140,16 +153,20 @@ impl Model {
             }
             let len = round_up(len).ok_or(Status::OutOfRange)?;
             vmo_offset.checked_add(len).ok_or(Status::OutOfRange)?;
-            let (specific, anywhere) = placement(o, vmar_offset)?;
+            let decoded = placement(o, vmar_offset);
             let reg = &self.regions[r];
             if !reg.alive {
                 return Err(Status::BadState);
+            }
+            let decoded = decoded?;
+            if len == 0 {
+                return Err(Status::InvalidArgs);
             }
             if !reg.can_map.contains(perms) {
                 return Err(Status::AccessDenied);
             }
             let overwrite = o.contains(VmOptions::SPECIFIC_OVERWRITE);
-            let place = self.place(r, specific, anywhere, len)?;
+            let place = self.place(r, decoded, len)?;
             if overwrite {
                 let Place::Specific { base } = place else {
                     return Err(Status::InvalidArgs);
@@ -221,18 +238,20 @@ impl Model {
             if !allowed.contains(o) {
                 return Err(Status::InvalidArgs);
             }
-            let (specific, anywhere) = placement(o, offset)?;
+            let decoded = placement(o, offset);
             let reg = &self.regions[r];
             if !reg.alive {
                 return Err(Status::BadState);
             }
+            let decoded = decoded?;
             if size == 0 {
                 return Err(Status::InvalidArgs);
             }
-            if !reg.can_map.contains(can_map) || (cms && !reg.can_map_specific) {
+            // Only R/W/X are bounded by the parent.
+            if !reg.can_map.contains(can_map) {
                 return Err(Status::AccessDenied);
             }
-            let place = self.place(r, specific, anywhere, size)?;
+            let place = self.place(r, decoded, size)?;
             let place = self.resolve(r, place, size)?;
             Ok((r, place))
         })();
