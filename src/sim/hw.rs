@@ -271,7 +271,7 @@ mod tests {
     fn build<A: Arch>(sim: &Sim<A>, entries: [u64; 4]) -> PhysAddr {
         let frames: Vec<PhysAddr> = (0..4).map(|_| sim.alloc_frame().unwrap()).collect();
         for level in (0..4).rev() {
-            // SAFETY: a live frame of `sim`, never freed in these tests.
+            // SAFETY: a live frame of `sim`; the sim frees it when dropped.
             let mem = unsafe { FrameMem::new(sim, frames[3 - level]) };
             mem.zero();
             let next = if level > 0 && entries[level - 1] != 0 {

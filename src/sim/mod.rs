@@ -60,6 +60,23 @@ struct Inner {
     tlb: Mutex<mmu::TlbModel>,
 }
 
+/// The machine's memory goes when the machine does: frames a test left
+/// allocated (on purpose, or a leak the test reported through
+/// [`Sim::frames_allocated`]) are returned to the host heap, so the host's
+/// own leak checks (Miri) see only the crate's leaks of host memory.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let frames = self.frames.get_mut().unwrap_or_else(|e| e.into_inner());
+        for pa in frames.drain() {
+            let ptr = std::ptr::with_exposed_provenance_mut::<u8>(pa as usize);
+            // SAFETY: every address in the set came from
+            // `alloc_zeroed(FRAME_LAYOUT)` in `alloc_frame` and was not
+            // freed (a free removes it); no `Sim` is left to reach it.
+            unsafe { dealloc(ptr, FRAME_LAYOUT) };
+        }
+    }
+}
+
 /// The simulated platform for architecture `A`.
 pub struct Sim<A: Arch> {
     inner: Arc<Inner>,
