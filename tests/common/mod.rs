@@ -55,6 +55,15 @@ pub struct Env<A: Arch> {
 
 pub type S<A> = Sim<A>;
 
+/// What a host does when a process exits: closes its handles (breaking the
+/// process → handle → thread → process cycle a handle to its own thread
+/// makes), marks its threads dead and tears the address space down.
+impl<A: Arch> Drop for Env<A> {
+    fn drop(&mut self) {
+        self.process.terminate();
+    }
+}
+
 impl<A: Arch> Env<A> {
     pub fn new() -> Self {
         let sim = Sim::<A>::new();

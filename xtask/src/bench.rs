@@ -11,9 +11,9 @@
 //! The restricted-mode figure comes from the hobby kernel under QEMU
 //! (`-icount shift=0`, instructions, not time): it prints
 //! `bench: null_syscall <N> insns/iter, restricted_roundtrip <M> insns/iter,
-//! ratio <R>`. Until `xtask/src/qemu.rs` can hand back a boot's serial
-//! output ([`hobby_serial`]), that row is skipped with the reason, unless a
-//! captured output is given with `--serial ARCH=FILE`.
+//! ratio <R>`. `cargo xtask bench` boots the kernel on each arch for it
+//! ([`hobby_serial`]); `--serial ARCH=FILE` reads a captured boot instead.
+//! If a boot fails, that row is skipped with the reason.
 //!
 //! `cargo xtask test` runs [`test_mode`]: every benchmark once.
 
