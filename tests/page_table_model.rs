@@ -1,10 +1,8 @@
 //! Random operation sequences on a page table, checked after every step
 //! against a reference model of its leaves, on both formats.
 //!
-//! The model is a `BTreeMap` from leaf base to (physical address, flags,
-//! size) that splits leaves the way the walker must: protect splits a large
-//! leaf the range cuts only if its permissions change; unmap always does.
-//! After each step the test checks:
+//! The model is `zx_subsystem::sim::model::leaves` (shared with the
+//! `page_table` fuzz target). After each step the test checks:
 //! - the frames the sim has allocated equal the root plus the tables the
 //!   model's leaves need (so no leak and no table left empty), and
 //!   `PageTable::audit` finds the tables consistent;
@@ -14,14 +12,12 @@
 //! - with the frame budget set to `frames_needed` the operation succeeds,
 //!   and with less it fails with `NO_MEMORY` and changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use zx_subsystem::Error;
 use zx_subsystem::arch::Arch;
 use zx_subsystem::mmu::{FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
 use zx_subsystem::platform::{PhysAddr, Platform};
-use zx_subsystem::sim::{FaultKind, Sim};
-use zx_subsystem::trap::Access;
+use zx_subsystem::sim::Sim;
+use zx_subsystem::sim::model::leaves::{Leaf, LeafModel, check_page};
 
 const K4: u64 = 4 << 10;
 const M2: u64 = 2 << 20;
@@ -48,87 +44,6 @@ impl Rng {
 
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Leaf {
-    pa: u64,
-    flags: MmuFlags,
-    size: PageSize,
-}
-
-#[derive(Default, Clone)]
-struct Model {
-    leaves: BTreeMap<u64, Leaf>,
-    /// Splits of 1 GiB and of 2 MiB leaves so far.
-    splits: [usize; 2],
-}
-
-impl Model {
-    fn find(&self, va: u64) -> Option<(u64, Leaf)> {
-        let (&base, &leaf) = self.leaves.range(..=va).next_back()?;
-        (va < base + leaf.size.bytes()).then_some((base, leaf))
-    }
-
-    fn overlaps(&self, va: u64, len: u64) -> bool {
-        self.find(va).is_some() || self.leaves.range(va..va + len).next().is_some()
-    }
-
-    /// Leaves intersecting `[va, end)`.
-    fn hits(&self, va: u64, end: u64) -> Vec<(u64, Leaf)> {
-        let mut out: Vec<_> = self.find(va).into_iter().collect();
-        out.extend(self.leaves.range(va..end).map(|(&b, &l)| (b, l)));
-        out.dedup_by_key(|(b, _)| *b);
-        out
-    }
-
-    fn split(&mut self, base: u64) {
-        let leaf = self.leaves.remove(&base).unwrap();
-        let child = match leaf.size {
-            PageSize::Size1G => PageSize::Size2M,
-            _ => PageSize::Size4K,
-        };
-        self.splits[usize::from(child == PageSize::Size4K)] += 1;
-        for i in 0..512 {
-            let off = i * child.bytes();
-            self.leaves.insert(
-                base + off,
-                Leaf {
-                    pa: leaf.pa + off,
-                    size: child,
-                    ..leaf
-                },
-            );
-        }
-    }
-
-    /// `flags` empty: unmap.
-    fn change(&mut self, va: u64, end: u64, flags: MmuFlags) {
-        for (base, leaf) in self.hits(va, end) {
-            let whole = base >= va && base + leaf.size.bytes() <= end;
-            if flags.is_empty() && whole {
-                self.leaves.remove(&base);
-            } else if !flags.is_empty() && leaf.flags == flags {
-                // Unchanged: no split either.
-            } else if whole {
-                self.leaves.get_mut(&base).unwrap().flags = flags;
-            } else {
-                self.split(base);
-                self.change(va.max(base), end.min(base + leaf.size.bytes()), flags);
-            }
-        }
-    }
-
-    /// Root plus the tables the leaves need.
-    fn frames(&self) -> usize {
-        let mut sets = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
-        for (&va, leaf) in &self.leaves {
-            for (level, set) in sets.iter_mut().enumerate().skip(leaf.size.level()) {
-                set.insert(va >> (21 + 9 * level));
-            }
-        }
-        1 + sets.iter().map(BTreeSet::len).sum::<usize>()
     }
 }
 
@@ -178,7 +93,7 @@ struct Outcomes {
 struct Bench<A: Arch> {
     sim: Sim<A>,
     pt: PageTable<Sim<A>>,
-    model: Model,
+    model: LeafModel,
     rng: Rng,
     seen: Outcomes,
     /// Steps so far; the full audit of the tables runs every fourth.
@@ -187,33 +102,7 @@ struct Bench<A: Arch> {
 
 impl<A: Arch> Bench<A> {
     fn check_page(&self, va: u64) {
-        let want = self
-            .model
-            .find(va)
-            .map(|(base, l)| (l.pa + (va - base), l.flags, l.size));
-        let got = self.pt.query(va).map(|t| (t.pa.as_u64(), t.flags, t.size));
-        assert_eq!(got, want, "query {va:#x}");
-        let (root, asid) = (self.pt.root(), self.pt.asid());
-        for (access, need) in [
-            (Access::Read, MmuFlags::READ),
-            (Access::Write, MmuFlags::WRITE),
-            (Access::Execute, MmuFlags::EXECUTE),
-        ] {
-            let got = self.sim.translate(root, asid, va, access, true);
-            match want {
-                None => {
-                    assert!(matches!(got, Err(f) if matches!(f.kind, FaultKind::NotPresent { .. })))
-                }
-                Some((pa, flags, _)) if flags.contains(need | MmuFlags::USER) => {
-                    assert_eq!(got.map(PhysAddr::as_u64), Ok(pa), "{access:?} {va:#x}")
-                }
-                Some(_) => assert_eq!(
-                    got.map_err(|f| f.kind),
-                    Err(FaultKind::Permission),
-                    "{access:?} {va:#x}"
-                ),
-            }
-        }
+        check_page(&self.sim, &self.pt, &self.model, va).unwrap();
     }
 
     fn check(&mut self, va: u64, end: u64) {
@@ -365,7 +254,7 @@ fn random_operations<A: Arch>(seed: u64) {
     let mut bench = Bench {
         sim,
         pt,
-        model: Model::default(),
+        model: LeafModel::default(),
         rng: Rng(seed),
         seen: Outcomes::default(),
         steps: 0,

@@ -1,14 +1,12 @@
 //! Random map/protect/unmap with 4 KiB, 2 MiB and 1 GiB pages on both
-//! page-table formats, against a leaf-granular model (as
-//! `tests/page_table_model.rs`, driven by the fuzzer instead of a seeded
-//! RNG). After every step: the sim's frames equal the root plus the tables
+//! page-table formats, against the leaf-granular model
+//! `zx_subsystem::sim::model::leaves` (as `tests/page_table_model.rs`,
+//! driven by the fuzzer instead of a seeded RNG). After every step: the sim's frames equal the root plus the tables
 //! the model's leaves need; `query` and the soft MMU (through its TLB,
 //! which only the operations' batches invalidate) agree with the model on
 //! the step's range and edges; an operation given fewer frames than
 //! `frames_needed` fails with `NO_MEMORY` and changes nothing.
 #![no_main]
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -16,8 +14,8 @@ use zx_subsystem::Error;
 use zx_subsystem::arch::{Aarch64, Arch, X86_64};
 use zx_subsystem::mmu::{FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
 use zx_subsystem::platform::{PhysAddr, Platform};
-use zx_subsystem::sim::{FaultKind, Sim};
-use zx_subsystem::trap::Access;
+use zx_subsystem::sim::Sim;
+use zx_subsystem::sim::model::leaves::{Leaf, LeafModel, check_page};
 
 const K4: u64 = 4 << 10;
 const M2: u64 = 2 << 20;
@@ -25,82 +23,6 @@ const G1: u64 = 1 << 30;
 /// Two 1 GiB-aligned gigabytes.
 const WINDOW: u64 = 4 * G1;
 const WINDOW_LEN: u64 = 2 * G1;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Leaf {
-    pa: u64,
-    flags: MmuFlags,
-    size: PageSize,
-}
-
-#[derive(Default)]
-struct Model {
-    leaves: BTreeMap<u64, Leaf>,
-}
-
-impl Model {
-    fn find(&self, va: u64) -> Option<(u64, Leaf)> {
-        let (&base, &leaf) = self.leaves.range(..=va).next_back()?;
-        (va < base + leaf.size.bytes()).then_some((base, leaf))
-    }
-
-    fn overlaps(&self, va: u64, len: u64) -> bool {
-        self.find(va).is_some() || self.leaves.range(va..va + len).next().is_some()
-    }
-
-    fn hits(&self, va: u64, end: u64) -> Vec<(u64, Leaf)> {
-        let mut out: Vec<_> = self.find(va).into_iter().collect();
-        out.extend(self.leaves.range(va..end).map(|(&b, &l)| (b, l)));
-        out.dedup_by_key(|(b, _)| *b);
-        out
-    }
-
-    fn split(&mut self, base: u64) {
-        let leaf = self.leaves.remove(&base).unwrap();
-        let child = match leaf.size {
-            PageSize::Size1G => PageSize::Size2M,
-            _ => PageSize::Size4K,
-        };
-        for i in 0..512 {
-            let off = i * child.bytes();
-            self.leaves.insert(
-                base + off,
-                Leaf {
-                    pa: leaf.pa + off,
-                    size: child,
-                    ..leaf
-                },
-            );
-        }
-    }
-
-    /// `flags` empty: unmap. Protect splits a large leaf the range cuts
-    /// only if its permissions change; unmap always does.
-    fn change(&mut self, va: u64, end: u64, flags: MmuFlags) {
-        for (base, leaf) in self.hits(va, end) {
-            let whole = base >= va && base + leaf.size.bytes() <= end;
-            if flags.is_empty() && whole {
-                self.leaves.remove(&base);
-            } else if !flags.is_empty() && leaf.flags == flags {
-            } else if whole {
-                self.leaves.get_mut(&base).unwrap().flags = flags;
-            } else {
-                self.split(base);
-                self.change(va.max(base), end.min(base + leaf.size.bytes()), flags);
-            }
-        }
-    }
-
-    fn frames(&self) -> usize {
-        let mut sets = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
-        for (&va, leaf) in &self.leaves {
-            for (level, set) in sets.iter_mut().enumerate().skip(leaf.size.level()) {
-                set.insert(va >> (21 + 9 * level));
-            }
-        }
-        1 + sets.iter().map(BTreeSet::len).sum::<usize>()
-    }
-}
 
 #[derive(Arbitrary, Debug)]
 enum Step {
@@ -159,39 +81,12 @@ fn page_at(p: u32) -> u64 {
 struct Bench<A: Arch> {
     sim: Sim<A>,
     pt: PageTable<Sim<A>>,
-    model: Model,
+    model: LeafModel,
 }
 
 impl<A: Arch> Bench<A> {
     fn check_page(&self, va: u64) {
-        let want = self
-            .model
-            .find(va)
-            .map(|(base, l)| (l.pa + (va - base), l.flags, l.size));
-        let got = self.pt.query(va).map(|t| (t.pa.as_u64(), t.flags, t.size));
-        assert_eq!(got, want, "query {va:#x}");
-        let (root, asid) = (self.pt.root(), self.pt.asid());
-        for (access, need) in [
-            (Access::Read, MmuFlags::READ),
-            (Access::Write, MmuFlags::WRITE),
-            (Access::Execute, MmuFlags::EXECUTE),
-        ] {
-            let got = self.sim.translate(root, asid, va, access, true);
-            match want {
-                None => assert!(
-                    matches!(got, Err(f) if matches!(f.kind, FaultKind::NotPresent { .. })),
-                    "{access:?} {va:#x}: {got:?}"
-                ),
-                Some((pa, flags, _)) if flags.contains(need | MmuFlags::USER) => {
-                    assert_eq!(got.map(PhysAddr::as_u64), Ok(pa), "{access:?} {va:#x}")
-                }
-                Some(_) => assert_eq!(
-                    got.map_err(|f| f.kind),
-                    Err(FaultKind::Permission),
-                    "{access:?} {va:#x}"
-                ),
-            }
-        }
+        check_page(&self.sim, &self.pt, &self.model, va).unwrap();
     }
 
     fn check(&self, va: u64, end: u64) {
@@ -316,7 +211,7 @@ fn run<A: Arch>(steps: &[Step]) {
     let mut bench = Bench {
         sim,
         pt,
-        model: Model::default(),
+        model: LeafModel::default(),
     };
     for s in steps.iter().take(64) {
         bench.step(s);

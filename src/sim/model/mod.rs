@@ -24,6 +24,7 @@
 //! modelled: VMO children, job policy, restricted mode.
 
 pub mod driver;
+pub mod leaves;
 pub mod ops_gen;
 
 use std::collections::{BTreeMap, BTreeSet};
