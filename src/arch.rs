@@ -33,6 +33,13 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     const USER_ASPACE_BASE: u64;
     /// Size of the user address space (the root VMAR's size).
     const USER_ASPACE_SIZE: u64;
+    /// Size of a shared process's restricted region, which starts at
+    /// [`USER_ASPACE_BASE`](Arch::USER_ASPACE_BASE) and ends on a top-level
+    /// table boundary (x86_64 `1 << 46`, PML4 index 128; aarch64 `1 << 47`,
+    /// L0 index 256). The shared region starts one page above it (Zircon
+    /// leaves the gap so that no access straddles the two) and ends where
+    /// the user address space does.
+    const USER_RESTRICTED_ASPACE_SIZE: u64;
 
     /// Whether user mappings can be execute-only. Neither x86_64 nor aarch64
     /// user mappings here support it, so `ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED`

@@ -42,9 +42,13 @@ pub struct ExceptionInfo {
 
 impl Arch for Aarch64 {
     const NAME: &'static str = "aarch64";
-    // As Zircon: user space starts at 16 MiB and ends at the top of TTBR0.
-    const USER_ASPACE_BASE: u64 = 0x0100_0000;
+    // As current Zircon (`arch/arm64/include/arch/kernel_aspace.h`): user
+    // space starts at 2 MiB and ends at the top of TTBR0; a shared process's
+    // restricted region ends halfway through the top-level table (L0 index
+    // 256).
+    const USER_ASPACE_BASE: u64 = 0x0020_0000;
     const USER_ASPACE_SIZE: u64 = USER_ADDRESS_LIMIT - Self::USER_ASPACE_BASE;
+    const USER_RESTRICTED_ASPACE_SIZE: u64 = (1 << 47) - Self::USER_ASPACE_BASE;
     const XOM_SUPPORTED: bool = false;
     const TLB_PAGE_THRESHOLD: usize = 16;
     // 8-bit ASIDs: every ARMv8-A implementation has at least these.

@@ -49,10 +49,13 @@ pub struct ExceptionInfo {
 
 impl Arch for X86_64 {
     const NAME: &'static str = "x86_64";
-    // As Zircon: user space starts at 16 MiB and stops one page short of the
-    // canonical boundary, so `sysretq` never returns to a non-canonical rip.
-    const USER_ASPACE_BASE: u64 = 0x0100_0000;
+    // As current Zircon (`arch/x86/include/arch/kernel_aspace.h`): user
+    // space starts at 2 MiB and stops one page short of the canonical
+    // boundary, so `sysretq` never returns to a non-canonical rip; a shared
+    // process's restricted region ends halfway through the PML4 (index 128).
+    const USER_ASPACE_BASE: u64 = 0x0020_0000;
     const USER_ASPACE_SIZE: u64 = USER_ADDRESS_LIMIT - 4096 - Self::USER_ASPACE_BASE;
+    const USER_RESTRICTED_ASPACE_SIZE: u64 = (1 << 46) - Self::USER_ASPACE_BASE;
     const XOM_SUPPORTED: bool = false;
     const TLB_PAGE_THRESHOLD: usize = 32;
     // 12-bit PCIDs.
