@@ -144,4 +144,10 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
 
     /// The `zx_exception_report_t` for a fault or exception.
     fn exception_report(info: &Self::ExceptionInfo) -> zx_exception_report_t;
+
+    /// The context a thread starts with (`zx_thread_start`,
+    /// `zx_process_start`): program counter `entry`, stack pointer `stack`,
+    /// the first two argument registers `arg1` and `arg2`, every other
+    /// register zero, user mode with interrupts enabled.
+    fn initial_context(entry: u64, stack: u64, arg1: u64, arg2: u64) -> Self::UserContext;
 }

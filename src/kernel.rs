@@ -2,9 +2,12 @@
 
 use alloc::sync::Arc;
 
+use core::sync::atomic::Ordering;
+
 use crate::arch::Arch;
 use crate::error::Result;
-use crate::object::{Job, Process};
+use crate::object::{Job, Name, Process, Sharing, Thread};
+use crate::outcome::UserView;
 use crate::platform::Platform;
 use crate::vm::AsidPool;
 
@@ -51,15 +54,85 @@ impl<P: Platform> Kernel<P> {
         &self.inner.root_job
     }
 
-    /// Creates a process under `job`, with an empty address space.
+    /// Creates a process under `job`, with an empty address space over the
+    /// whole user range (`zx_process_create(job, .., 0, ..)`).
     ///
     /// # Errors
     ///
     /// `NO_RESOURCES` when no address-space identifier is free; `NO_MEMORY`
     /// when an allocation fails.
     pub fn create_process(&self, job: &Arc<Job>) -> Result<Arc<Process<P>>> {
+        self.new_process(job, Name::default(), Sharing::None)
+    }
+
+    /// Creates the first process of a new sharing group under `job`
+    /// (`zx_process_create(job, .., ZX_PROCESS_SHARED, ..)`): its root VMAR
+    /// is the group's shared region.
+    ///
+    /// # Errors
+    ///
+    /// As [`create_process`](Kernel::create_process).
+    pub fn create_shared_process(&self, job: &Arc<Job>) -> Result<Arc<Process<P>>> {
+        self.new_process(job, Name::default(), Sharing::NewGroup)
+    }
+
+    /// Creates a process in `shared`'s sharing group and job
+    /// (`zx_process_create_shared`): it shares the group's shared region,
+    /// handle table and futexes, and gets a private restricted region
+    /// ([`Process::restricted_vmar`]).
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGS` if `shared` is not in a sharing group, `BAD_STATE` if
+    /// the group is gone, then as [`create_process`](Kernel::create_process)
+    /// (two identifiers are needed: one per root).
+    pub fn create_process_in_group(&self, shared: &Arc<Process<P>>) -> Result<Arc<Process<P>>> {
+        self.new_process(shared.job(), Name::default(), Sharing::Join(shared))
+    }
+
+    pub(crate) fn new_process(
+        &self,
+        job: &Arc<Job>,
+        name: Name,
+        sharing: Sharing<'_, P>,
+    ) -> Result<Arc<Process<P>>> {
         let secret = splitmix64(self.inner.platform.random_u64() ^ crate::object::peek_koid());
-        Process::new(&self.inner.platform, &self.inner.asids, job, secret)
+        Process::new(
+            &self.inner.platform,
+            &self.inner.asids,
+            job,
+            secret,
+            name,
+            sharing,
+        )
+    }
+
+    /// The page tables `thread`'s user context runs on now: for a process
+    /// made by `zx_process_create_shared`, the restricted-only root while
+    /// it is in restricted mode and the unified root otherwise; for any
+    /// other process its one root. Load it (CR3 / TTBR0 with its PCID /
+    /// ASID) when the thread is switched in and whenever an [`Outcome`]
+    /// says [`switches_view`](crate::Outcome::switches_view).
+    ///
+    /// [`Outcome`]: crate::Outcome
+    pub fn user_view(&self, thread: &Thread<P>) -> UserView {
+        let process = thread.process();
+        if let Some(r) = process.restricted_aspace() {
+            if thread.in_restricted.load(Ordering::SeqCst) {
+                return UserView {
+                    root: r.root_table(),
+                    asid: r.asid(),
+                };
+            }
+            if let (Some(root), Some(asid)) = (r.unified_root(), r.unified_asid()) {
+                return UserView { root, asid };
+            }
+        }
+        let a = process.aspace();
+        UserView {
+            root: a.root_table(),
+            asid: a.asid(),
+        }
     }
 }
 

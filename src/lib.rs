@@ -26,6 +26,7 @@ pub mod error;
 mod kernel;
 pub mod mmu;
 pub mod object;
+mod outcome;
 pub mod platform;
 pub mod restricted;
 #[cfg(feature = "sim")]
@@ -36,6 +37,6 @@ pub mod vm;
 
 pub use error::{Error, Result};
 pub use kernel::Kernel;
+pub use outcome::{ExitReason, Outcome, UserView};
 pub use platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
-pub use restricted::Resolution;
 pub use trap::{Access, PageFault, Trap};

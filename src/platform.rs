@@ -6,8 +6,14 @@
 //! kernel implements it once (usually on a zero-sized type) and creates a
 //! [`crate::Kernel`] with it; host tests use the `sim` feature's `Sim`.
 
+use alloc::sync::Arc;
+
 use crate::arch::Arch;
 use crate::mmu::TlbBatch;
+use crate::object::Thread;
+
+/// The user context type of platform `P`.
+pub type UserContextOf<P> = <<P as Platform>::Arch as Arch>::UserContext;
 
 /// Size of a base page and of a physical frame.
 pub const PAGE_SIZE: u64 = 4096;
@@ -97,6 +103,13 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// then leaves restricted mode at its next kernel boundary. A thread not
     /// currently running needs nothing.
     fn interrupt_thread(&self, thread: ThreadToken);
+
+    /// A thread was started (`zx_thread_start`, `zx_process_start`): the
+    /// host makes it runnable with `ctx` (its entry, stack and arguments)
+    /// and runs it like any other, giving every trap to the crate. The
+    /// crate holds no lock during the call; the host must not call back
+    /// into the crate from it (queue the thread instead).
+    fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContextOf<Self>);
 
     /// The root page table whose kernel half (x86_64: entries 256..512) is
     /// copied into every new user root table. `None` (the default) copies

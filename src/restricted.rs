@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::mmu::FrameMem;
 use crate::object::{KernelObject, Thread};
+use crate::outcome::{ExitReason, Outcome};
 use crate::platform::{PhysAddr, Platform};
 use crate::syscall::user::UserOut;
 use crate::trap::{PageFault, Trap};
@@ -95,18 +96,6 @@ impl<P: Platform> Default for Slot<P> {
     }
 }
 
-/// What the host does after the crate handled a trap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use]
-pub enum Resolution {
-    /// The context is ready: return to user mode with it.
-    Resume,
-    /// A normal-mode fault or exception the crate cannot resolve: the host
-    /// decides (Zircon would raise an exception; a simple host kills the
-    /// thread).
-    Unhandled,
-}
-
 /// `zx_restricted_bind_state(options, out_vmo)`.
 pub(crate) fn bind_state<P: Platform>(
     kernel: &Kernel<P>,
@@ -129,7 +118,7 @@ pub(crate) fn bind_state<P: Platform>(
         .replace(Binding { vmo, frame });
     drop(old);
     // The VMO stays bound even if the handle cannot be delivered.
-    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process.aspace(), &value) {
+    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process, &value) {
         let _ = process.with_handles(|t| t.remove(value));
         return Err(e);
     }
@@ -147,15 +136,16 @@ pub(crate) fn unbind_state<P: Platform>(thread: &Thread<P>, options: u32) -> Res
 }
 
 /// `zx_restricted_enter(options, vector_table_ptr, context)`: on success
-/// `ctx` holds the restricted registers (or, for a pending kick, the
-/// normal-mode entry at the vector) and `Ok(true)` says so.
+/// `ctx` holds the restricted registers ([`Outcome::EnteredRestricted`]) or,
+/// for a pending kick, the normal-mode entry at the vector
+/// ([`Outcome::LeftRestricted`]).
 pub(crate) fn enter<P: Platform>(
     thread: &Thread<P>,
     options: u32,
     vector: u64,
     context: u64,
     ctx: Option<&mut <P::Arch as Arch>::UserContext>,
-) -> Result<()> {
+) -> Result<Outcome> {
     if options != 0 {
         return Err(Error::InvalidArgs("enter options must be 0"));
     }
@@ -181,7 +171,7 @@ pub(crate) fn enter<P: Platform>(
         thread.in_restricted.store(false, Ordering::SeqCst);
         let tls = P::Arch::normal_tls(ctx);
         P::Arch::enter_normal(ctx, tls, vector, context, ZX_RESTRICTED_REASON_KICK);
-        return Ok(());
+        return Ok(Outcome::LeftRestricted(ExitReason::Kick));
     }
     let tls = P::Arch::load_restricted_page(ctx, page, checked);
     *active = Some(Active {
@@ -189,7 +179,7 @@ pub(crate) fn enter<P: Platform>(
         context,
         tls,
     });
-    Ok(())
+    Ok(Outcome::EnteredRestricted)
 }
 
 /// `zx_restricted_kick(thread, options)`.
@@ -264,18 +254,31 @@ impl<P: Platform> Kernel<P> {
 
     /// Handles a user page fault: resolves it (demand paging, copy on
     /// write) and resumes, else leaves restricted mode with `EXCEPTION`, else
-    /// reports it unhandled.
+    /// reports it unhandled. In restricted mode only the address space
+    /// restricted mode runs in can resolve it (for a shared process, its
+    /// restricted region: a touch of the shared region leaves restricted
+    /// mode); in normal mode, the one of the normal view that covers the
+    /// address.
     pub fn page_fault(
         &self,
         thread: &Arc<Thread<P>>,
         ctx: &mut <P::Arch as Arch>::UserContext,
         fault: PageFault<P::Arch>,
-    ) -> Resolution {
-        match thread
-            .process()
-            .aspace()
-            .page_fault(fault.addr, fault.access)
-        {
+    ) -> Outcome {
+        if thread.reap() {
+            return Outcome::ThreadExited;
+        }
+        let process = thread.process();
+        let aspace = if thread.in_restricted.load(Ordering::SeqCst) {
+            Some(process.restricted_mode_aspace())
+        } else {
+            process.aspace_at(fault.addr)
+        };
+        let resolved = match aspace {
+            Some(a) => a.page_fault(fault.addr, fault.access),
+            None => Err(Error::NotFound("no address space at the fault address")),
+        };
+        match resolved {
             Ok(()) => self.boundary(thread, ctx),
             // As Zircon, the report's synth_code carries why the fault could
             // not be resolved (ACCESS_DENIED, NOT_FOUND, OUT_OF_RANGE, ...).
@@ -293,32 +296,40 @@ impl<P: Platform> Kernel<P> {
         thread: &Arc<Thread<P>>,
         ctx: &mut <P::Arch as Arch>::UserContext,
         trap: Trap<P::Arch>,
-    ) -> Resolution {
+    ) -> Outcome {
         match trap {
-            Trap::Syscall => {
-                self.syscall(thread, ctx);
-                Resolution::Resume
-            }
+            Trap::Syscall => self.syscall(thread, ctx),
             Trap::PageFault(f) => self.page_fault(thread, ctx, f),
             Trap::Interrupt(_) => self.boundary(thread, ctx),
-            Trap::Exception(info) => self.exception_exit(thread, ctx, &info, 0),
+            Trap::Exception(info) => {
+                if thread.reap() {
+                    return Outcome::ThreadExited;
+                }
+                self.exception_exit(thread, ctx, &info, 0)
+            }
         }
     }
 
-    /// A kernel boundary on the way back to user mode: a restricted thread
-    /// with a pending kick leaves with `KICK`. Hosts call this (or
+    /// A kernel boundary on the way back to user mode: a killed thread is
+    /// reaped ([`Outcome::ThreadExited`]); a restricted thread with a
+    /// pending kick leaves with `KICK`. Hosts call this (or
     /// [`Kernel::exception`] with [`Trap::Interrupt`]) after handling an
-    /// interrupt that arrived in user mode.
+    /// interrupt that arrived in user mode, and whenever they switch a
+    /// thread in to run it again.
     pub fn boundary(
         &self,
         thread: &Thread<P>,
         ctx: &mut <P::Arch as Arch>::UserContext,
-    ) -> Resolution {
+    ) -> Outcome {
+        if thread.reap() {
+            return Outcome::ThreadExited;
+        }
         if thread.in_restricted.load(Ordering::SeqCst) && thread.kick.swap(false, Ordering::SeqCst)
         {
             exit(thread, ctx, ZX_RESTRICTED_REASON_KICK, None);
+            return Outcome::LeftRestricted(ExitReason::Kick);
         }
-        Resolution::Resume
+        Outcome::Resume
     }
 
     fn exception_exit(
@@ -327,13 +338,13 @@ impl<P: Platform> Kernel<P> {
         ctx: &mut <P::Arch as Arch>::UserContext,
         info: &<P::Arch as Arch>::ExceptionInfo,
         synth_code: u32,
-    ) -> Resolution {
+    ) -> Outcome {
         if !thread.in_restricted.load(Ordering::SeqCst) {
-            return Resolution::Unhandled;
+            return Outcome::Unhandled;
         }
         let mut report = P::Arch::exception_report(info);
         report.synth_code = synth_code;
         exit(thread, ctx, ZX_RESTRICTED_REASON_EXCEPTION, Some(report));
-        Resolution::Resume
+        Outcome::LeftRestricted(ExitReason::Exception)
     }
 }

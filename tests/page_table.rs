@@ -437,6 +437,13 @@ impl<A: Arch> Platform for WithKernel<A> {
     fn interrupt_thread(&self, thread: zx_subsystem::ThreadToken) {
         self.0.interrupt_thread(thread)
     }
+    fn thread_started(
+        &self,
+        _: &std::sync::Arc<zx_subsystem::object::Thread<Self>>,
+        _: zx_subsystem::platform::UserContextOf<Self>,
+    ) {
+        unreachable!("the page-table tests start no threads")
+    }
     fn kernel_root_table(&self) -> Option<PhysAddr> {
         Some(self.1)
     }

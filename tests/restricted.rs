@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::Env;
+use zx_subsystem::Outcome;
 use zx_subsystem::PAGE_SIZE;
 use zx_subsystem::abi::*;
 use zx_subsystem::arch::{Arch, X86_64};
-use zx_subsystem::object::KernelObject;
-use zx_subsystem::restricted::Resolution;
+use zx_subsystem::object::{KernelObject, ProcessState};
 use zx_subsystem::sim::cpu::{Cpu, INSN_SIZE, Insn, SimArch};
 use zx_subsystem::syscall::SyscallNumber;
 use zx_subsystem::trap::Trap;
@@ -135,7 +135,10 @@ where
     fn syscall(&self, ctx: &mut A::UserContext, nr: SyscallNumber, args: &[u64]) {
         A::set_syscall(ctx, nr as u64, args);
         A::set_pc(ctx, self.normal_pc());
-        self.env.kernel.syscall(&self.env.thread, ctx);
+        match self.env.kernel.syscall(&self.env.thread, ctx) {
+            Outcome::Returned(s) => assert_eq!(s.into_raw(), A::syscall_status(ctx)),
+            other => panic!("{nr:?} did not return: {other:?}"),
+        }
     }
 
     fn bind(&self) -> Result<zx_handle_t, Status> {
@@ -212,15 +215,23 @@ where
         vector: u64,
         context: u64,
     ) -> Result<(), Status> {
-        self.syscall(
+        A::set_syscall(
             ctx,
-            SyscallNumber::RestrictedEnter,
+            SyscallNumber::RestrictedEnter as u64,
             &[options, vector, context],
         );
-        if A::pc(ctx) == self.normal_pc() {
-            Err(Status::try_from(A::syscall_status(ctx)).unwrap())
-        } else {
-            Ok(())
+        A::set_pc(ctx, self.normal_pc());
+        match self.env.kernel.syscall(&self.env.thread, ctx) {
+            Outcome::EnteredRestricted | Outcome::LeftRestricted(_) => {
+                assert_ne!(A::pc(ctx), self.normal_pc());
+                Ok(())
+            }
+            Outcome::Returned(s) => {
+                assert_eq!(A::pc(ctx), self.normal_pc());
+                assert_eq!(s.into_raw(), A::syscall_status(ctx));
+                Err(s)
+            }
+            other => panic!("enter: {other:?}"),
         }
     }
 
@@ -228,25 +239,25 @@ where
     /// would, until the thread is back in normal mode; returns the reason
     /// and checks the normal-mode entry frame.
     fn run_to_vector(&self, ctx: &mut A::UserContext, context: u64) -> u64 {
-        let aspace = self.env.process.aspace();
         let kernel = &self.env.kernel;
         let thread = &self.env.thread;
         let mut steps = 0;
         while kernel.in_restricted_mode(thread) {
             steps += 1;
             assert!(steps < 1000, "restricted code never left");
-            let trap = self
-                .cpu
-                .run(aspace.root_table(), aspace.asid(), thread.koid(), ctx);
+            let view = kernel.user_view(thread);
+            let trap = self.cpu.run(view.root, view.asid, thread.koid(), ctx);
             let r = match trap {
-                Trap::Syscall => {
-                    kernel.syscall(thread, ctx);
-                    Resolution::Resume
-                }
+                Trap::Syscall => kernel.syscall(thread, ctx),
                 Trap::PageFault(f) => kernel.page_fault(thread, ctx, f),
                 other => kernel.exception(thread, ctx, other),
             };
-            assert_eq!(r, Resolution::Resume, "restricted traps always resolve");
+            assert!(r.resumes(), "restricted traps always resolve: {r:?}");
+            assert_eq!(
+                r.switches_view(),
+                !kernel.in_restricted_mode(thread),
+                "an exit says the view changes"
+            );
         }
         self.check_vector_frame(ctx, context)
     }
@@ -844,8 +855,15 @@ where
     let vmo2 = b.bind().unwrap();
     b.env.close(vmo2).unwrap();
     assert_eq!(b.env.sim.frames_allocated(), after_unmap + 1);
+    // A second thread keeps the process alive when this one exits.
+    let other = b.env.process.create_thread(99).unwrap();
     b.env.thread.exit();
     assert_eq!(b.env.sim.frames_allocated(), after_unmap);
+    assert_eq!(b.env.process.state(), ProcessState::Running);
+    // The last thread's exit ends the process and tears it down.
+    other.exit();
+    assert_eq!(b.env.process.state(), ProcessState::Dead);
+    assert!(b.env.sim.frames_allocated() < after_unmap);
 }
 
 fn kick_rules<A: SimArch>()
@@ -884,7 +902,7 @@ where
         &mut ctx,
         Trap::Exception(A::undefined_instruction()),
     );
-    assert_eq!(r, Resolution::Unhandled);
+    assert_eq!(r, Outcome::Unhandled);
     assert_eq!(A::pc(&ctx), 0x10, "context untouched");
     // An interrupt in normal mode with a kick pending does nothing.
     let me = b.self_thread_handle(Rights::DEFAULT_THREAD);
@@ -895,7 +913,7 @@ where
         .env
         .kernel
         .exception(&b.env.thread, &mut ctx, Trap::Interrupt(32));
-    assert_eq!(r, Resolution::Resume);
+    assert_eq!(r, Outcome::Resume);
     assert_eq!(A::pc(&ctx), 0x10);
 }
 

@@ -21,6 +21,7 @@ use zx_subsystem::sim::cpu::SimArch;
 use zx_subsystem::sim::model::driver::{check_layout, check_translations_within};
 use zx_subsystem::syscall::SyscallNumber;
 use zx_subsystem::trap::{Access, Trap};
+use zx_subsystem::{ExitReason, Outcome};
 
 const ROUNDS: usize = 1500;
 /// Pages of the shared window every worker plays in.
@@ -153,7 +154,14 @@ fn restricted<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
             SyscallNumber::RestrictedEnter as u64,
             &[0, vector, 7],
         );
-        kernel.syscall(t, &mut ctx);
+        let entered = kernel.syscall(t, &mut ctx);
+        assert!(
+            matches!(
+                entered,
+                Outcome::EnteredRestricted | Outcome::LeftRestricted(_)
+            ),
+            "{entered:?}"
+        );
         // In restricted mode (or already kicked back out): interrupts are
         // boundaries; after a few, leave by a syscall instruction.
         for i in 0..4 {
@@ -161,9 +169,11 @@ fn restricted<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
                 break;
             }
             if i == 3 {
-                kernel.syscall(t, &mut ctx);
+                let left = kernel.syscall(t, &mut ctx);
+                assert_eq!(left, Outcome::LeftRestricted(ExitReason::Syscall));
             } else {
-                let _ = kernel.exception(t, &mut ctx, Trap::Interrupt(32));
+                let r = kernel.exception(t, &mut ctx, Trap::Interrupt(32));
+                assert!(r.resumes(), "{r:?}");
             }
         }
         assert!(!kernel.in_restricted_mode(t));

@@ -146,4 +146,17 @@ impl Arch for Aarch64 {
     fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
         restricted::report(info)
     }
+
+    fn initial_context(entry: u64, stack: u64, arg1: u64, arg2: u64) -> UserContext {
+        let mut ctx = UserContext {
+            pc: entry,
+            sp: stack,
+            // EL0t, AArch64, DAIF clear.
+            spsr: 0,
+            ..UserContext::default()
+        };
+        ctx.x[0] = arg1;
+        ctx.x[1] = arg2;
+        ctx
+    }
 }

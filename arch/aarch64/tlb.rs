@@ -92,13 +92,64 @@ pub unsafe fn flush_asid(asid: Asid) {
 /// Same obligation as [`flush_pages`].
 #[cfg(all(target_arch = "aarch64", not(test)))]
 pub unsafe fn flush_batch(batch: &TlbBatch) {
+    let target = batch.target();
     match batch.scope() {
         TlbScope::Nothing => {}
         // SAFETY: the caller's obligation.
-        TlbScope::Pages(pages) => unsafe { flush_pages(batch.asid(), pages) },
+        TlbScope::Pages(pages) if target.is_all() => unsafe { flush_pages_all_asids(pages) },
+        TlbScope::Pages(pages) => {
+            for asid in target.named() {
+                // SAFETY: the caller's obligation.
+                unsafe { flush_pages(asid, pages) };
+            }
+        }
         // SAFETY: the caller's obligation.
-        TlbScope::AddressSpace => unsafe { flush_asid(batch.asid()) },
+        TlbScope::AddressSpace if target.is_all() => unsafe { flush_all_asids() },
+        TlbScope::AddressSpace => {
+            for asid in target.named() {
+                // SAFETY: the caller's obligation.
+                unsafe { flush_asid(asid) };
+            }
+        }
     }
+}
+
+/// Invalidates, on every CPU, the last-level translations of `pages` under
+/// every ASID (`tlbi vaale1is`): a change in the shared region of a sharing
+/// group, which every member's unified root maps.
+///
+/// # Safety
+///
+/// Same obligation as [`flush_pages`].
+#[cfg(all(target_arch = "aarch64", not(test)))]
+pub unsafe fn flush_pages_all_asids(pages: &[u64]) {
+    barrier::dsb(barrier::ISHST);
+    for &va in pages {
+        let op = tlbi_page_operand(0, va);
+        // SAFETY: obligation 1; TLBI only drops cached translations.
+        unsafe {
+            core::arch::asm!("tlbi vaale1is, {0}", in(reg) op, options(nostack, preserves_flags));
+        }
+    }
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}
+
+/// Invalidates, on every CPU, every stage-1 EL1&0 translation
+/// (`tlbi vmalle1is`).
+///
+/// # Safety
+///
+/// Same obligation as [`flush_pages`].
+#[cfg(all(target_arch = "aarch64", not(test)))]
+pub unsafe fn flush_all_asids() {
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: obligation 1; TLBI only drops cached translations.
+    unsafe {
+        core::arch::asm!("tlbi vmalle1is", options(nostack, preserves_flags));
+    }
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
 }
 
 #[cfg(test)]

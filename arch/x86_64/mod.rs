@@ -152,4 +152,16 @@ impl Arch for X86_64 {
     fn exception_report(info: &ExceptionInfo) -> zx_exception_report_t {
         restricted::report(info)
     }
+
+    fn initial_context(entry: u64, stack: u64, arg1: u64, arg2: u64) -> UserContext {
+        UserContext {
+            rip: entry,
+            rsp: stack,
+            rdi: arg1,
+            rsi: arg2,
+            // IF and the always-one bit.
+            rflags: 0x202,
+            ..UserContext::default()
+        }
+    }
 }

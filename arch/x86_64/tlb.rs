@@ -117,9 +117,10 @@ pub unsafe fn reload_cr3() {
 pub enum LocalFlush {
     /// This CPU holds no translation the batch names any more.
     Flushed,
-    /// PCIDs are on, `invpcid` is not, and the batch's PCID is not the one
-    /// loaded: this CPU may still hold its translations. The host must load
-    /// that PCID next with a flushing CR3 write (bit 63 clear).
+    /// PCIDs are on, `invpcid` is not, and the batch names a PCID that is
+    /// not the one loaded: this CPU may still hold its translations. The
+    /// host must load every such PCID next with a flushing CR3 write (bit
+    /// 63 clear).
     NotLoaded,
 }
 
@@ -153,41 +154,58 @@ impl LocalTlb {
     /// Safe to call from `Platform::flush_tlb` and from the IPI handler of
     /// other CPUs: the [`LocalTlb`] value proves CPL 0 and the features.
     pub fn flush_local(&self, batch: &TlbBatch) -> LocalFlush {
-        let asid = batch.asid();
+        let target = batch.target();
+        let scope = batch.scope();
+        if scope == TlbScope::Nothing {
+            return LocalFlush::Flushed;
+        }
         if self.invpcid {
-            match batch.scope() {
-                TlbScope::Nothing => {}
-                TlbScope::Pages(pages) => {
-                    for &va in pages {
-                        // SAFETY: CPL 0, INVPCID present and PCIDE set, all
-                        // established by `LocalTlb::new`.
-                        unsafe { invpcid_address(asid, va) };
+            if target.is_all() {
+                // No instruction drops one address under every PCID:
+                // drop every non-global translation (INVPCID type 3).
+                // SAFETY: CPL 0, INVPCID present and PCIDE set, all
+                // established by `LocalTlb::new`.
+                unsafe { insn::flush_pcid(InvPcidCommand::AllExceptGlobal) };
+                return LocalFlush::Flushed;
+            }
+            for asid in target.named() {
+                match scope {
+                    TlbScope::Nothing => {}
+                    TlbScope::Pages(pages) => {
+                        for &va in pages {
+                            // SAFETY: as above.
+                            unsafe { invpcid_address(asid, va) };
+                        }
                     }
+                    // SAFETY: as above.
+                    TlbScope::AddressSpace => unsafe { invpcid_context(asid) },
                 }
-                // SAFETY: as above.
-                TlbScope::AddressSpace => unsafe { invpcid_context(asid) },
             }
             return LocalFlush::Flushed;
         }
+        // Without INVPCID only the loaded PCID can be reached from here.
         // Without PCIDs only the loaded address space has translations, so
         // acting on the current one is right (and harmless otherwise).
-        if self.pcide && Cr3::read_raw().1 & 0xfff != asid {
-            return match batch.scope() {
-                TlbScope::Nothing => LocalFlush::Flushed,
-                _ => LocalFlush::NotLoaded,
-            };
-        }
-        match batch.scope() {
-            TlbScope::Nothing => {}
-            TlbScope::Pages(pages) => {
-                for &va in pages {
-                    // SAFETY: CPL 0, established by `LocalTlb::new`.
-                    unsafe { invlpg(va) };
+        let loaded = Cr3::read_raw().1 & 0xfff;
+        let others_may_hold =
+            self.pcide && (target.is_all() || target.named().any(|a| a != loaded));
+        if !self.pcide || target.covers(loaded) {
+            match scope {
+                TlbScope::Nothing => {}
+                TlbScope::Pages(pages) => {
+                    for &va in pages {
+                        // SAFETY: CPL 0, established by `LocalTlb::new`.
+                        unsafe { invlpg(va) };
+                    }
                 }
+                // SAFETY: CPL 0, established by `LocalTlb::new`.
+                TlbScope::AddressSpace => unsafe { reload_cr3() },
             }
-            // SAFETY: CPL 0, established by `LocalTlb::new`.
-            TlbScope::AddressSpace => unsafe { reload_cr3() },
         }
-        LocalFlush::Flushed
+        if others_may_hold {
+            LocalFlush::NotLoaded
+        } else {
+            LocalFlush::Flushed
+        }
     }
 }

@@ -49,3 +49,7 @@ impl ObjectType {
         self as zx_obj_type_t
     }
 }
+
+/// `ZX_PROCESS_SHARED` (`zircon/types.h`): `zx_process_create` makes the
+/// first process of a sharing group, whose root VMAR is the shared region.
+pub const ZX_PROCESS_SHARED: u32 = 1 << 0;

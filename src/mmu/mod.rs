@@ -23,4 +23,4 @@ pub use format::{EntryKind, LeafUpdate, PageTableFormat, SplitStyle};
 pub use frame::FrameMem;
 pub use page_table::{AuditError, PageTable};
 pub use reserve::FrameReserve;
-pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope};
+pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope, TlbTarget};

@@ -39,7 +39,7 @@ use crate::mmu::format::{
     ENTRIES, EntryKind, PageTableFormat, ROOT_LEVEL, index, level_shift, level_size,
 };
 use crate::mmu::frame::FrameMem;
-use crate::mmu::tlb::{Asid, TlbBatch};
+use crate::mmu::tlb::{Asid, TlbBatch, TlbTarget};
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
 /// The page-table format of platform `P`.
@@ -65,6 +65,18 @@ pub struct PageTable<P: Platform> {
     pub(crate) platform: P,
     pub(crate) root: PhysAddr,
     pub(crate) asid: Asid,
+    /// The identifiers this table's translations are cached under (its own
+    /// `asid`, plus those of other roots that share its tables).
+    pub(crate) target: TlbTarget,
+    /// A second root this table keeps in step (a shared process's unified
+    /// root): every user entry the table writes into its own root is
+    /// written there too. Owned: freed with the table, but not what it
+    /// points to beyond this table's own entries.
+    pub(crate) unified: Option<PhysAddr>,
+    /// The tables directly below the root were all allocated up front and
+    /// are never freed while the table lives (the shared region of a
+    /// sharing group, whose root entries unified roots copied once).
+    pub(crate) pinned_top: bool,
     /// Tables unlinked by the current operation, freed after its flush.
     pub(crate) retired: Vec<PhysAddr>,
 }
@@ -78,27 +90,129 @@ impl<P: Platform> PageTable<P> {
     ///
     /// `NO_MEMORY` if the root frame cannot be allocated.
     pub fn new(platform: P, asid: Asid) -> Result<PageTable<P>> {
+        let root = Self::new_root(&platform)?;
+        Ok(PageTable {
+            platform,
+            root,
+            asid,
+            target: TlbTarget::Asid(asid),
+            unified: None,
+            pinned_top: false,
+            retired: Vec::new(),
+        })
+    }
+
+    /// Tables for the shared region `[start, end)` of a sharing group: as
+    /// [`new`](PageTable::new), plus every table directly below the root
+    /// that the range needs, allocated now and kept for the table's life,
+    /// so that the root entries of the range never change and unified roots
+    /// ([`new_restricted`](PageTable::new_restricted)) can copy them once.
+    /// Translations may be cached under any identifier (`AllAsids`).
+    ///
+    /// Costs one frame per root entry of the range (x86_64: 128 for the
+    /// upper half of the user PML4; aarch64: 256).
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGS` for an empty range or one beyond the user half;
+    /// `NO_MEMORY` (nothing is kept).
+    pub fn new_shared(platform: P, asid: Asid, start: u64, end: u64) -> Result<PageTable<P>> {
+        let first = Fmt::<P>::KERNEL_ROOT_FIRST.min(ENTRIES);
+        if start >= end || end > Fmt::<P>::VA_LIMIT {
+            return Err(Error::InvalidArgs("shared range outside the user half"));
+        }
+        let mut pt = Self::new(platform, asid)?;
+        pt.target = TlbTarget::AllAsids;
+        pt.pinned_top = true;
+        let (lo, hi) = (index(start, ROOT_LEVEL), index(end - 1, ROOT_LEVEL));
+        debug_assert!(hi < first);
+        for i in lo..=hi.min(first - 1) {
+            let Some(frame) = pt.platform.alloc_frame() else {
+                // Dropping `pt` frees the root and the tables linked so far.
+                return Err(Error::NoMemory);
+            };
+            pt.mem(frame).zero();
+            fence(Ordering::Release);
+            pt.mem(pt.root).words()[i].store(Fmt::<P>::table_entry(frame), Ordering::Relaxed);
+        }
+        Fmt::<P>::publish();
+        Ok(pt)
+    }
+
+    /// Tables for the private restricted region of a shared process, with
+    /// a *unified* root kept in step: it starts as a copy of `shared`'s
+    /// root (the group's shared region and, on x86_64, the kernel half) and
+    /// every user entry this table writes into its own root is written into
+    /// it too. The restricted view loads [`root`](PageTable::root) under
+    /// `asid`; normal mode loads [`unified_root`](PageTable::unified_root)
+    /// under `unified_asid`, so a change on either side is visible through
+    /// it at once, without copied leaves.
+    ///
+    /// `shared` must come from [`new_shared`](PageTable::new_shared) and
+    /// outlive this table (its tables are linked from the unified root).
+    ///
+    /// # Errors
+    ///
+    /// `NO_MEMORY` (nothing is kept).
+    pub fn new_restricted(
+        platform: P,
+        asid: Asid,
+        unified_asid: Asid,
+        shared: &PageTable<P>,
+    ) -> Result<PageTable<P>> {
+        let mut pt = Self::new(platform, asid)?;
+        let Some(unified) = pt.platform.alloc_frame() else {
+            return Err(Error::NoMemory);
+        };
+        let (dst, src) = (pt.mem(unified), shared.mem(shared.root));
+        for (d, s) in dst.words().iter().zip(src.words()) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        Fmt::<P>::publish();
+        pt.unified = Some(unified);
+        pt.target = TlbTarget::Pair(asid, unified_asid);
+        Ok(pt)
+    }
+
+    /// A zeroed root frame with the kernel part of
+    /// [`Platform::kernel_root_table`] copied in.
+    fn new_root(platform: &P) -> Result<PhysAddr> {
         let root = platform.alloc_frame().ok_or(Error::NoMemory)?;
         // SAFETY: `root` was just allocated and is owned by the table being
         // built (invariant 1); all crate accesses are atomic.
-        let mem = unsafe { FrameMem::new(&platform, root) };
+        let mem = unsafe { FrameMem::new(platform, root) };
         mem.zero();
         let first = Fmt::<P>::KERNEL_ROOT_FIRST;
         if let Some(kernel) = platform.kernel_root_table().filter(|_| first < ENTRIES) {
             // SAFETY: by the Platform contract (4) the kernel root stays
             // valid through `phys_to_virt` and is accessed atomically.
-            let kmem = unsafe { FrameMem::new(&platform, kernel) };
+            let kmem = unsafe { FrameMem::new(platform, kernel) };
             for (dst, src) in mem.words()[first..].iter().zip(&kmem.words()[first..]) {
                 dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
         Fmt::<P>::publish();
-        Ok(PageTable {
-            platform,
-            root,
-            asid,
-            retired: Vec::new(),
-        })
+        Ok(root)
+    }
+
+    /// The unified root of a restricted table
+    /// ([`new_restricted`](PageTable::new_restricted)), `None` otherwise.
+    pub fn unified_root(&self) -> Option<PhysAddr> {
+        self.unified
+    }
+
+    /// The identifiers this table's translations may be cached under.
+    pub fn target(&self) -> TlbTarget {
+        self.target
+    }
+
+    /// Writes root entry `i`, and the same entry of the unified root if
+    /// there is one.
+    pub(crate) fn store_root_entry(&self, i: usize, entry: u64) {
+        self.mem(self.root).words()[i].store(entry, Ordering::Relaxed);
+        if let Some(unified) = self.unified {
+            self.mem(unified).words()[i].store(entry, Ordering::Relaxed);
+        }
     }
 
     /// The root table's physical address (for CR3 / TTBR0).
@@ -223,8 +337,12 @@ impl<P: Platform> PageTable<P> {
         }
         // The new tables are complete before the walker can reach them.
         fence(Ordering::Release);
-        self.mem(table).words()[index(va, level)]
-            .store(Fmt::<P>::table_entry(frames[0]), Ordering::Relaxed);
+        let entry = Fmt::<P>::table_entry(frames[0]);
+        if level == ROOT_LEVEL {
+            self.store_root_entry(index(va, level), entry);
+        } else {
+            self.mem(table).words()[index(va, level)].store(entry, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -350,7 +468,8 @@ impl<P: Platform> PageTable<P> {
             }
             valid += 1;
         }
-        if valid == 0 && level != ROOT_LEVEL {
+        let pinned = self.pinned_top && level == ROOT_LEVEL - 1;
+        if valid == 0 && level != ROOT_LEVEL && !pinned {
             return Err(AuditError {
                 va: base,
                 level,
@@ -378,7 +497,7 @@ impl<P: Platform> PageTable<P> {
 
     /// Rejects a batch for another address space.
     pub(crate) fn check_batch(&self, batch: &TlbBatch) -> Result<()> {
-        if batch.asid() == self.asid {
+        if batch.target() == self.target {
             Ok(())
         } else {
             Err(Error::InvalidArgs("TLB batch for another address space"))
@@ -407,6 +526,11 @@ impl<P: Platform> Drop for PageTable<P> {
     fn drop(&mut self) {
         for frame in core::mem::take(&mut self.retired) {
             self.platform.free_frame(frame);
+        }
+        // The unified root links this table's subtrees (freed below) and
+        // the shared region's (not ours): free only its own frame.
+        if let Some(unified) = self.unified.take() {
+            self.platform.free_frame(unified);
         }
         self.free_tree(
             self.root,

@@ -7,11 +7,63 @@
 //! ([`Arch::TLB_PAGE_THRESHOLD`]: x86_64 32, aarch64 16) the batch names
 //! single pages; past it, it becomes one flush of the whole address space
 //! (its PCID / ASID), which is cheaper than many single-page invalidations.
+//!
+//! A batch is for one [`TlbTarget`]: the identifiers under which the changed
+//! tables are visible. A plain address space has one; the restricted region
+//! of a shared process is seen through two roots (the restricted view and
+//! the unified normal-mode view), each with its own identifier; the shared
+//! region of a sharing group is seen through every member's unified view, so
+//! its batches name every identifier.
 
 use crate::arch::Arch;
 
 /// An address-space identifier: an x86_64 PCID or an aarch64 ASID.
 pub type Asid = u16;
+
+/// The identifiers whose translations a [`TlbBatch`] invalidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TlbTarget {
+    /// Translations tagged with this identifier.
+    Asid(Asid),
+    /// Translations tagged with either identifier: the restricted region of
+    /// a shared process, seen through its restricted-only root and its
+    /// unified root.
+    Pair(Asid, Asid),
+    /// Translations tagged with any identifier: the shared region of a
+    /// sharing group, seen through the prototype's root and every member's
+    /// unified root. aarch64: `tlbi vaale1is` / `vmalle1is`; x86_64 with
+    /// PCIDs: every PCID (`invpcid` all-context), or a flushing CR3 load of
+    /// each before it runs again.
+    AllAsids,
+}
+
+impl TlbTarget {
+    /// Whether translations tagged `asid` are covered.
+    pub fn covers(self, asid: Asid) -> bool {
+        match self {
+            TlbTarget::Asid(a) => a == asid,
+            TlbTarget::Pair(a, b) => a == asid || b == asid,
+            TlbTarget::AllAsids => true,
+        }
+    }
+
+    /// The identifiers named one by one: one or two, none for
+    /// [`AllAsids`](TlbTarget::AllAsids) (check
+    /// [`is_all`](TlbTarget::is_all) first).
+    pub fn named(self) -> impl Iterator<Item = Asid> {
+        let (ids, n) = match self {
+            TlbTarget::Asid(a) => ([a, a], 1),
+            TlbTarget::Pair(a, b) => ([a, b], 2),
+            TlbTarget::AllAsids => ([0, 0], 0),
+        };
+        ids.into_iter().take(n)
+    }
+
+    /// Whether every identifier is targeted.
+    pub fn is_all(self) -> bool {
+        self == TlbTarget::AllAsids
+    }
+}
 
 /// Capacity of a batch's page list (the largest per-arch threshold).
 pub const TLB_BATCH_CAPACITY: usize = 32;
@@ -32,7 +84,7 @@ pub enum TlbScope<'a> {
 #[must_use = "a TLB batch must be handed to Platform::flush_tlb"]
 #[derive(Clone, Debug)]
 pub struct TlbBatch {
-    asid: Asid,
+    target: TlbTarget,
     threshold: u8,
     len: u8,
     whole: bool,
@@ -42,8 +94,13 @@ pub struct TlbBatch {
 impl TlbBatch {
     /// An empty batch for the address space `asid` on architecture `A`.
     pub fn new<A: Arch>(asid: Asid) -> TlbBatch {
+        Self::for_target::<A>(TlbTarget::Asid(asid))
+    }
+
+    /// An empty batch for the translations tagged as `target` says.
+    pub fn for_target<A: Arch>(target: TlbTarget) -> TlbBatch {
         TlbBatch {
-            asid,
+            target,
             // The threshold is a small per-arch constant (<= capacity).
             threshold: A::TLB_PAGE_THRESHOLD.min(TLB_BATCH_CAPACITY) as u8,
             len: 0,
@@ -52,9 +109,9 @@ impl TlbBatch {
         }
     }
 
-    /// The address space the batch is for.
-    pub fn asid(&self) -> Asid {
-        self.asid
+    /// The identifiers whose translations the batch invalidates.
+    pub fn target(&self) -> TlbTarget {
+        self.target
     }
 
     /// Adds one page (any address inside it).

@@ -431,7 +431,15 @@ impl<P: Platform> PageTable<P> {
                             // The table is about to lose entries.
                             slot.fetch_and(!hint, Ordering::Relaxed);
                         }
-                        if self.unmap_in(cx, next, level - 1, lo, hi)? {
+                        let emptied = self.unmap_in(cx, next, level - 1, lo, hi)?;
+                        if emptied && level == ROOT_LEVEL {
+                            // Pinned tables stay linked (unified roots
+                            // copied their entries once).
+                            if !self.pinned_top {
+                                self.store_root_entry(index(base, level), 0);
+                                self.retire(cx, next);
+                            }
+                        } else if emptied {
                             slot.store(0, Ordering::Relaxed);
                             self.retire(cx, next);
                         }
@@ -494,7 +502,7 @@ impl<P: Platform> PageTable<P> {
             SplitStyle::Swap => slot.store(table, Ordering::Relaxed),
             SplitStyle::BreakBeforeMake => {
                 slot.store(0, Ordering::Relaxed);
-                let mut one = TlbBatch::new::<P::Arch>(self.asid);
+                let mut one = TlbBatch::for_target::<P::Arch>(self.target);
                 one.add_page(base);
                 // Begins with `dsb ishst`, so the invalid entry is seen
                 // before the block is invalidated.
@@ -514,7 +522,7 @@ impl<P: Platform> PageTable<P> {
         }
         cx.batch.add_address_space();
         self.platform.flush_tlb(cx.batch);
-        *cx.batch = TlbBatch::new::<P::Arch>(self.asid);
+        *cx.batch = TlbBatch::for_target::<P::Arch>(self.target);
         for frame in cx.retired.drain(..) {
             self.platform.free_frame(frame);
         }
@@ -529,7 +537,7 @@ impl<P: Platform> PageTable<P> {
         }
         batch.add_address_space();
         self.platform.flush_tlb(batch);
-        *batch = TlbBatch::new::<P::Arch>(self.asid);
+        *batch = TlbBatch::for_target::<P::Arch>(self.target);
         for frame in retired.drain(..) {
             self.platform.free_frame(frame);
         }

@@ -17,7 +17,8 @@
 //! and `KILL` are refused with `NOT_SUPPORTED` when the policy is set: this
 //! crate has no exception channels and no process-kill path.
 //!
-//! Lock: `Job::state` (leaf; never held while taking another lock).
+//! Lock: `Job::state`; the only lock taken under it is a process's `life`
+//! (a leaf), to ask whether the process is still alive.
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -197,8 +198,19 @@ struct JobState {
 }
 
 /// Something whose liveness a job tracks (its processes).
-trait LiveObject: Send + Sync {}
-impl<P: Platform> LiveObject for Process<P> {}
+trait LiveObject: Send + Sync {
+    /// Whether it still counts (a dead process does not).
+    fn is_alive(&self) -> bool;
+}
+impl<P: Platform> LiveObject for Process<P> {
+    fn is_alive(&self) -> bool {
+        self.state() != super::ProcessState::Dead
+    }
+}
+
+fn alive(w: &Weak<dyn LiveObject>) -> bool {
+    w.upgrade().is_some_and(|p| p.is_alive())
+}
 
 /// A job: a node in the job tree that carries policy for its processes.
 ///
@@ -272,7 +284,7 @@ impl Job {
         }
         let mut state = self.state.lock();
         let has_children = state.children.iter().any(|w| w.strong_count() > 0);
-        let has_processes = state.processes.iter().any(|w| w.strong_count() > 0);
+        let has_processes = state.processes.iter().any(alive);
         if has_children || has_processes {
             return Err(Error::BadState("job has child jobs or processes"));
         }
@@ -283,7 +295,7 @@ impl Job {
     /// while the process lives).
     pub(crate) fn attach_process<P: Platform>(&self, process: &Arc<Process<P>>) -> Result<()> {
         let mut state = self.state.lock();
-        state.processes.retain(|w| w.strong_count() > 0);
+        state.processes.retain(alive);
         state.processes.try_reserve(1)?;
         let weak: Weak<dyn LiveObject> = Arc::downgrade(process) as Weak<Process<P>>;
         state.processes.push(weak);

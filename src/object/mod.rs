@@ -5,13 +5,17 @@
 //!
 //! Locks are taken in this order and never in reverse:
 //!
-//! 1. `Process::handles` (the handle table);
-//! 2. `AddressSpace::tree` (one per process: the VMAR tree, its mappings and
-//!    their protection ranges);
+//! 1. the handle table (`Shareable::handles`: one per process, or one per
+//!    sharing group);
+//! 2. `AddressSpace::tree` (one per address space: the VMAR tree, its
+//!    mappings and their protection ranges);
 //! 3. `Vmo::pages` (one per VMO: pages, size, the list of mappings);
-//! 4. `AddressSpace::page_table` (the arch page tables of one process);
-//! 5. leaf locks that never nest: `Job::state`, `Thread::state`,
-//!    `Process::threads`.
+//! 4. `AddressSpace::page_table` (the arch page tables of one address
+//!    space; a restricted region's shared region's table is locked only
+//!    while the restricted one is created, before either is in use);
+//! 5. leaf locks: `Job::state` (which may look at a process's `life`),
+//!    `Process::life`, `Process::threads`, `Shareable::members`,
+//!    `Thread::state`, `Thread::restricted`.
 //!
 //! No lock is held across a call into the host other than
 //! [`Platform::alloc_frame`],
@@ -30,14 +34,53 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 pub use handle::{Handle, HandleTable, MAX_HANDLES, check_rights, reduced_rights};
 pub use job::{Job, JobPolicy, PolicyAction};
-pub use process::Process;
-pub use thread::Thread;
+pub(crate) use process::Sharing;
+pub use process::{Process, ProcessState};
+pub use thread::{Thread, ThreadState};
 
 use crate::abi::{ObjectType, ZX_KOID_FIRST};
 use crate::platform::Platform;
 use crate::vm::{Vmar, Vmo};
 
 static NEXT_KOID: AtomicU64 = AtomicU64::new(ZX_KOID_FIRST);
+
+/// `ZX_MAX_NAME_LEN`: object names hold at most 31 bytes and a NUL.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// An object name: at most [`MAX_NAME_LEN`]` - 1` bytes, as Zircon keeps
+/// them (longer names are silently truncated).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Name {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl Name {
+    /// The first 31 bytes of `bytes`, up to the first NUL.
+    pub fn new(bytes: &[u8]) -> Name {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let len = end.min(MAX_NAME_LEN - 1);
+        let mut name = Name::default();
+        name.bytes[..len].copy_from_slice(&bytes[..len]);
+        name.len = len as u8;
+        name
+    }
+
+    /// The name's bytes (no NUL).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl core::fmt::Debug for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{:?}",
+            core::str::from_utf8(self.as_bytes()).unwrap_or("<not UTF-8>")
+        )
+    }
+}
 
 /// The koid the next object will get (for seeding, not for identity).
 pub(crate) fn peek_koid() -> u64 {

@@ -1,27 +1,64 @@
 //! Threads.
 //!
-//! A thread belongs to one process for life. It carries the per-thread
-//! restricted-mode state: the bound state VMO, whether it is in restricted
-//! mode, and the latched kick flag.
+//! A thread belongs to one process for life. It carries its lifecycle state
+//! (see below) and the per-thread restricted-mode state: the bound state
+//! VMO, whether it is in restricted mode, and the latched kick flag.
 //!
-//! Lock: `Thread::state` (leaf).
+//! # Lifecycle
+//!
+//! ```text
+//! New ──start──▶ Running ──kill──▶ Dying ──next crate call──▶ Dead
+//!  │                │                                          ▲
+//!  └──kill──────────┴──────────── zx_thread_exit ──────────────┘
+//! ```
+//!
+//! A thread made by `zx_thread_create` is `New` until `zx_thread_start` /
+//! `zx_process_start` hands it to the host
+//! ([`Platform::thread_started`](crate::Platform::thread_started)). One the
+//! host made with [`Process::create_thread`](super::Process::create_thread)
+//! starts `Running`: the host runs it from a context of its own. A thread
+//! the host runs is killed in two steps: the kill marks it `Dying` and asks
+//! the host to interrupt its CPU; its next call into the crate (a syscall,
+//! a fault, an interrupt's [`Kernel::boundary`](crate::Kernel::boundary))
+//! answers [`Outcome::ThreadExited`](crate::Outcome::ThreadExited) and makes
+//! it `Dead`. So a thread never runs user code after it was seen dead, and
+//! the process is torn down only once none of its threads can still be on
+//! a CPU.
+//!
+//! Locks: `Thread::state` and `Thread::restricted` (leaves).
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use spin::Mutex;
 
 use crate::platform::{Platform, ThreadToken};
 use crate::restricted::Slot;
 
-use super::{Process, next_koid};
+use super::{Name, Process, next_koid};
+
+/// Where a thread is in its life (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Created, not started.
+    New,
+    /// Started: the host runs it (or it waits in the host's queue).
+    Running,
+    /// Killed while the host runs it: it leaves at its next crate call.
+    Dying,
+    /// Gone: never runs again.
+    Dead,
+}
 
 /// A thread of a [`Process`].
 pub struct Thread<P: Platform> {
     koid: u64,
-    cookie: u64,
+    cookie: AtomicU64,
+    name: Name,
     process: Arc<Process<P>>,
-    dead: AtomicBool,
+    state: Mutex<ThreadState>,
+    /// Mirrors `state == Dying || state == Dead`, for the hot paths.
+    doomed: AtomicBool,
     /// Bound state and, while in restricted mode, where to return.
     pub(crate) restricted: Mutex<Slot<P>>,
     /// Set while the thread's context is the restricted one.
@@ -31,12 +68,19 @@ pub struct Thread<P: Platform> {
 }
 
 impl<P: Platform> Thread<P> {
-    pub(crate) fn new(process: Arc<Process<P>>, cookie: u64) -> Thread<P> {
+    pub(crate) fn new(
+        process: Arc<Process<P>>,
+        cookie: u64,
+        name: Name,
+        state: ThreadState,
+    ) -> Thread<P> {
         Thread {
             koid: next_koid(),
-            cookie,
+            cookie: AtomicU64::new(cookie),
+            name,
             process,
-            dead: AtomicBool::new(false),
+            state: Mutex::new(state),
+            doomed: AtomicBool::new(false),
             restricted: Mutex::new(Slot::default()),
             in_restricted: AtomicBool::new(false),
             kick: AtomicBool::new(false),
@@ -48,9 +92,23 @@ impl<P: Platform> Thread<P> {
         self.koid
     }
 
-    /// The host's value for this thread, given at creation.
+    /// The host's value for this thread: given at creation by
+    /// [`Process::create_thread`](super::Process::create_thread), 0 for a
+    /// thread user space created, until the host sets one.
     pub fn cookie(&self) -> u64 {
-        self.cookie
+        self.cookie.load(Ordering::Relaxed)
+    }
+
+    /// Sets the host's value for this thread (typically when
+    /// [`Platform::thread_started`](crate::Platform::thread_started) hands
+    /// it over).
+    pub fn set_cookie(&self, cookie: u64) {
+        self.cookie.store(cookie, Ordering::Relaxed);
+    }
+
+    /// The thread's name (`zx_thread_create`'s, truncated to 31 bytes).
+    pub fn name(&self) -> &[u8] {
+        self.name.as_bytes()
     }
 
     /// What the crate passes to
@@ -58,7 +116,7 @@ impl<P: Platform> Thread<P> {
     pub fn token(&self) -> ThreadToken {
         ThreadToken {
             koid: self.koid,
-            cookie: self.cookie,
+            cookie: self.cookie(),
         }
     }
 
@@ -67,15 +125,71 @@ impl<P: Platform> Thread<P> {
         &self.process
     }
 
-    /// Whether [`exit`](Thread::exit) was called.
-    pub fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Acquire)
+    /// Where the thread is in its life.
+    pub fn state(&self) -> ThreadState {
+        *self.state.lock()
     }
 
-    /// Marks the thread dead and releases its restricted state. Called by
-    /// the host when the thread exits.
+    /// Whether the thread was killed or exited: it will never run user code
+    /// again (a `Dying` thread leaves at its next crate call).
+    pub fn is_dead(&self) -> bool {
+        self.doomed.load(Ordering::Acquire)
+    }
+
+    /// Marks the thread dead and releases its restricted state: the host
+    /// calls this when it ends a thread itself (the crate does it when a
+    /// thread exits or is reaped). Idempotent.
     pub fn exit(&self) {
-        self.dead.store(true, Ordering::Release);
+        if self.set_state(ThreadState::Dead) {
+            self.process.thread_gone();
+        }
+    }
+
+    /// Moves to `to` (`Dying` or `Dead`); returns whether the thread was
+    /// counted as started and is now dead (the caller then tells the
+    /// process). A move to `Dying` of a `New` thread makes it `Dead`.
+    pub(crate) fn set_state(&self, to: ThreadState) -> bool {
+        let (was, now) = {
+            let mut state = self.state.lock();
+            let was = *state;
+            let now = match (was, to) {
+                (ThreadState::Dead, _) => return false,
+                (ThreadState::New, _) => ThreadState::Dead,
+                (_, to) => to,
+            };
+            *state = now;
+            self.doomed.store(true, Ordering::Release);
+            (was, now)
+        };
+        if now == ThreadState::Dead {
+            self.release_restricted();
+        }
+        was != ThreadState::New && now == ThreadState::Dead
+    }
+
+    /// `New` → `Running`, under the caller's checks.
+    pub(crate) fn mark_started(&self) -> bool {
+        let mut state = self.state.lock();
+        if *state != ThreadState::New {
+            return false;
+        }
+        *state = ThreadState::Running;
+        true
+    }
+
+    /// If the thread was killed while the host ran it, completes its death
+    /// (`Dying` → `Dead`) and returns `true`: the host must not run it again.
+    pub(crate) fn reap(&self) -> bool {
+        if !self.doomed.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.set_state(ThreadState::Dead) {
+            self.process.thread_gone();
+        }
+        true
+    }
+
+    fn release_restricted(&self) {
         let slot = core::mem::take(&mut *self.restricted.lock());
         drop(slot);
         self.in_restricted.store(false, Ordering::SeqCst);

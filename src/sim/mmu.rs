@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 use crate::arch::{Arch, X86_64};
 use crate::mmu::format::{level_shift, level_size};
-use crate::mmu::{Asid, FrameMem, TlbBatch, TlbScope};
+use crate::mmu::{Asid, FrameMem, TlbBatch, TlbScope, TlbTarget};
 use crate::platform::{PAGE_SIZE, PhysAddr};
 use crate::sim::Sim;
 use crate::sim::hw::{Model, Perms, Walked};
@@ -112,23 +112,29 @@ pub(crate) struct TlbModel {
 impl TlbModel {
     /// Drops what `batch` names.
     pub(crate) fn invalidate(&mut self, batch: &TlbBatch) {
-        let asid = batch.asid();
+        let target = batch.target();
         match batch.scope() {
             TlbScope::Nothing => {}
             TlbScope::Pages(pages) => {
                 for &va in pages {
-                    self.drop_va(asid, va);
+                    self.drop_va(target, va);
                 }
             }
-            TlbScope::AddressSpace => self.entries.retain(|k, _| k.0 != asid),
+            TlbScope::AddressSpace => self.entries.retain(|k, _| !target.covers(k.0)),
         }
     }
 
-    /// Drops every entry (of any size) translating `va` in `asid`.
-    fn drop_va(&mut self, asid: Asid, va: u64) {
-        for level in 0..3 {
-            self.entries
-                .remove(&(asid, level, va >> level_shift(level)));
+    /// Drops every entry (of any size) translating `va` under `target`.
+    fn drop_va(&mut self, target: TlbTarget, va: u64) {
+        if target.is_all() {
+            self.entries.retain(|k, _| k.2 != va >> level_shift(k.1));
+            return;
+        }
+        for asid in target.named() {
+            for level in 0..3 {
+                self.entries
+                    .remove(&(asid, level, va >> level_shift(level)));
+            }
         }
     }
 
@@ -194,14 +200,14 @@ impl<A: Arch> Sim<A> {
         let mut tlb = self.inner.tlb.lock().expect("sim lock");
         if let Some((level, hit)) = tlb.lookup(asid, va) {
             if !hit.perms.allows(access, user) {
-                tlb.drop_va(asid, va);
+                tlb.drop_va(TlbTarget::Asid(asid), va);
                 return Err(fault(FaultKind::Permission));
             }
             if access != Access::Write || hit.dirty {
                 return Ok(PhysAddr::new(hit.base + (va & (level_size(level) - 1))));
             }
             // A write through a clean entry: the CPU walks again to set D.
-            tlb.drop_va(asid, va);
+            tlb.drop_va(TlbTarget::Asid(asid), va);
         }
         let walked = self.walk(root, va, access, user).map_err(fault)?;
         let entry = TlbEntry {

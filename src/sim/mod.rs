@@ -27,6 +27,8 @@ pub mod model;
 pub use mmu::{Fault, FaultKind, UserMapping};
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::any::Any;
+use std::boxed::Box;
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +37,7 @@ use std::vec::Vec;
 
 use crate::arch::Arch;
 use crate::mmu::TlbBatch;
+use crate::object::Thread;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
 
 const FRAME_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
@@ -56,6 +59,9 @@ struct Inner {
     interrupts: Mutex<Vec<ThreadToken>>,
     /// Koids of threads with an interrupt not yet taken by [`cpu::Cpu`].
     pending: Mutex<HashSet<u64>>,
+    /// Threads the crate started (`Platform::thread_started`), each an
+    /// `(Arc<Thread<Sim<A>>>, UserContext)` not yet taken by the test.
+    started: Mutex<Vec<Box<dyn Any + Send>>>,
     /// The software MMU's TLB.
     tlb: Mutex<mmu::TlbModel>,
 }
@@ -119,6 +125,7 @@ impl<A: Arch> Sim<A> {
                 flushes: AtomicUsize::new(0),
                 interrupts: Mutex::new(Vec::new()),
                 pending: Mutex::new(HashSet::new()),
+                started: Mutex::new(Vec::new()),
                 tlb: Mutex::new(mmu::TlbModel::default()),
             }),
             _arch: PhantomData,
@@ -170,7 +177,26 @@ impl<A: Arch> Sim<A> {
     pub fn interrupts(&self) -> Vec<ThreadToken> {
         self.inner.interrupts.lock().expect("sim lock").clone()
     }
+
+    /// Takes the threads the crate started since the last call
+    /// ([`Platform::thread_started`]), oldest first, each with the context
+    /// it starts from: the host's run queue.
+    pub fn take_started(&self) -> Vec<StartedThread<A>> {
+        let started = core::mem::take(&mut *self.inner.started.lock().expect("sim lock"));
+        started
+            .into_iter()
+            .filter_map(|b| b.downcast::<Started<A>>().ok())
+            .map(|b| (b.0, b.1))
+            .collect()
+    }
 }
+
+/// A thread the crate started, with the context it starts from
+/// ([`Sim::take_started`]).
+pub type StartedThread<A> = (Arc<Thread<Sim<A>>>, <A as Arch>::UserContext);
+
+/// One entry of the sim's started-thread queue.
+struct Started<A: Arch>(Arc<Thread<Sim<A>>>, A::UserContext);
 
 impl<A: Arch> Platform for Sim<A> {
     type Arch = A;
@@ -215,6 +241,14 @@ impl<A: Arch> Platform for Sim<A> {
     fn flush_tlb(&self, batch: &TlbBatch) {
         self.inner.tlb.lock().expect("sim lock").invalidate(batch);
         self.inner.flushes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: A::UserContext) {
+        self.inner
+            .started
+            .lock()
+            .expect("sim lock")
+            .push(Box::new(Started::<A>(thread.clone(), ctx)));
     }
 
     fn interrupt_thread(&self, thread: ThreadToken) {

@@ -64,7 +64,7 @@ fn dup_or_replace<P: Platform>(call: &mut Call<'_, P>, replace: bool) -> Result<
     })?;
     // As Zircon's syscall glue: if the out-pointer is bad, the new handle is
     // closed again and the call fails.
-    if let Err(e) = out.write(process.aspace(), &new_value) {
+    if let Err(e) = out.write(&process, &new_value) {
         let _ = process.with_handles(|t| t.remove(new_value));
         return Err(e);
     }

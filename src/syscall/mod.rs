@@ -17,6 +17,7 @@
 mod handle;
 mod object;
 mod restricted;
+mod task;
 pub mod user;
 mod vm;
 
@@ -27,6 +28,7 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::object::{Process, Thread};
+use crate::outcome::{ExitReason, Outcome};
 use crate::platform::Platform;
 
 macro_rules! syscalls {
@@ -106,6 +108,20 @@ syscalls! {
     RestrictedEnter = 18, "zx_restricted_enter" => restricted::enter;
     /// `zx_restricted_kick(thread, options)`.
     RestrictedKick = 19, "zx_restricted_kick" => restricted::kick;
+    /// `zx_process_create(job, name, name_size, options, proc_handle, vmar_handle)`.
+    ProcessCreate = 20, "zx_process_create" => task::process_create;
+    /// `zx_process_create_shared(shared_proc, options, name, name_size, proc_handle, restricted_vmar_handle)`.
+    ProcessCreateShared = 21, "zx_process_create_shared" => task::process_create_shared;
+    /// `zx_process_start(process, thread, entry, stack, arg1, arg2)`.
+    ProcessStart = 22, "zx_process_start" => task::process_start;
+    /// `zx_process_exit(retcode)`.
+    ProcessExit = 23, "zx_process_exit" => task::process_exit;
+    /// `zx_thread_create(process, name, name_size, options, out)`.
+    ThreadCreate = 24, "zx_thread_create" => task::thread_create;
+    /// `zx_thread_start(thread, thread_entry, stack, arg1, arg2)`.
+    ThreadStart = 25, "zx_thread_start" => task::thread_start;
+    /// `zx_thread_exit()`.
+    ThreadExit = 26, "zx_thread_exit" => task::thread_exit;
 }
 
 /// A syscall in progress.
@@ -117,9 +133,10 @@ pub struct Call<'a, P: Platform> {
     /// The caller's saved registers, when the call came through
     /// [`Kernel::syscall`].
     ctx: Option<&'a mut <P::Arch as Arch>::UserContext>,
-    /// Set by a handler that replaced `ctx` (restricted enter): no status is
-    /// written back.
-    switched: bool,
+    /// Set by a handler that did more than return a status (replaced `ctx`,
+    /// ended the thread): no status is written back, and this is what the
+    /// host is told.
+    outcome: Option<Outcome>,
 }
 
 impl<P: Platform> Call<'_, P> {
@@ -148,14 +165,16 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs syscall `number` for `thread` with raw arguments and returns its
     /// status. `zx_restricted_enter` needs the caller's registers and gives
-    /// `ZX_ERR_NOT_SUPPORTED` here; use [`Kernel::syscall`] for it.
+    /// `ZX_ERR_NOT_SUPPORTED` here; use [`Kernel::syscall`] for it. A
+    /// syscall that ends the thread (`zx_thread_exit`, `zx_process_exit`)
+    /// does so and returns `ZX_OK`; [`Kernel::syscall`] says it happened.
     pub fn syscall_raw(&self, thread: &Arc<Thread<P>>, number: u64, args: [u64; 8]) -> zx_status_t {
         let mut call = Call {
             kernel: self,
             thread,
             args,
             ctx: None,
-            switched: false,
+            outcome: None,
         };
         status_of(self.dispatch(&mut call, number))
     }
@@ -163,13 +182,22 @@ impl<P: Platform> Kernel<P> {
     /// Runs the syscall whose number and arguments are in `ctx` (the
     /// registers `thread` trapped with) and stores the status in the return
     /// register, unless the syscall replaced the context (a successful
-    /// `zx_restricted_enter`).
+    /// `zx_restricted_enter`) or ended the thread. The [`Outcome`] says
+    /// which; the host acts on it.
     ///
     /// A syscall instruction executed in restricted mode dispatches nothing:
-    /// it leaves restricted mode with reason `SYSCALL`.
-    pub fn syscall(&self, thread: &Arc<Thread<P>>, ctx: &mut <P::Arch as Arch>::UserContext) {
+    /// it leaves restricted mode with reason `SYSCALL`. A thread that was
+    /// killed is reaped instead ([`Outcome::ThreadExited`]).
+    pub fn syscall(
+        &self,
+        thread: &Arc<Thread<P>>,
+        ctx: &mut <P::Arch as Arch>::UserContext,
+    ) -> Outcome {
+        if thread.reap() {
+            return Outcome::ThreadExited;
+        }
         if self.restricted_syscall_exit(thread, ctx) {
-            return;
+            return Outcome::LeftRestricted(ExitReason::Syscall);
         }
         let number = P::Arch::syscall_number(ctx);
         let args = P::Arch::syscall_args(ctx);
@@ -178,24 +206,37 @@ impl<P: Platform> Kernel<P> {
         // same order, as `restricted::enter` through the table.
         if number == SyscallNumber::RestrictedEnter as u64 {
             let (options, vector, context) = (arg_u32(args[0]), args[1], args[2]);
-            if let Err(e) = crate::restricted::enter(thread, options, vector, context, Some(ctx)) {
-                P::Arch::set_syscall_status(ctx, e.status().into_raw());
-            }
-            return;
+            return match crate::restricted::enter(thread, options, vector, context, Some(ctx)) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    P::Arch::set_syscall_status(ctx, e.status().into_raw());
+                    Outcome::Returned(e.status())
+                }
+            };
         }
         let mut call = Call {
             kernel: self,
             thread,
             args,
             ctx: Some(ctx),
-            switched: false,
+            outcome: None,
         };
-        let status = status_of(self.dispatch(&mut call, number));
-        if !call.switched
-            && let Some(ctx) = call.ctx
-        {
-            P::Arch::set_syscall_status(ctx, status);
+        let result = self.dispatch(&mut call, number);
+        if let Some(outcome) = call.outcome {
+            return outcome;
         }
+        if thread.reap() {
+            // Killed while the syscall ran: it never returns to user mode.
+            return Outcome::ThreadExited;
+        }
+        let status = match result {
+            Ok(()) => Status::Ok,
+            Err(e) => e.status(),
+        };
+        if let Some(ctx) = call.ctx {
+            P::Arch::set_syscall_status(ctx, status.into_raw());
+        }
+        Outcome::Returned(status)
     }
 }
 

@@ -46,13 +46,11 @@ pub(super) fn get_info<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         reserved: 0,
         padding1: [0; 4],
     };
-    process
-        .aspace()
-        .copy_to_user(buffer, info.as_bytes())
+    crate::vm::UserMemory::copy_to_user(&process, buffer, info.as_bytes())
         .map_err(super::user::invalid_args)?;
     for out in [actual, avail] {
         if out != 0 {
-            UserOut::<u64>::new(out).write(process.aspace(), &1u64)?;
+            UserOut::<u64>::new(out).write(&process, &1u64)?;
         }
     }
     Ok(())
@@ -81,7 +79,7 @@ pub(super) fn job_set_policy<P: Platform>(call: &mut Call<'_, P>) -> Result<()> 
     if policy == 0 || count == 0 || count > MAX_POLICY_ENTRIES {
         return Err(Error::InvalidArgs("bad policy count or pointer"));
     }
-    let aspace = call.process().aspace().clone();
+    let aspace = call.process().clone();
     let mut entries = [zx_policy_basic_v2_t::default(); MAX_POLICY_ENTRIES];
     for (i, e) in entries.iter_mut().take(count).enumerate() {
         *e = if topic == ZX_JOB_POL_BASIC_V1 {

@@ -26,14 +26,14 @@ pub(super) fn unbind_state<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 /// caller's context was replaced and no status is written.
 pub(super) fn enter<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     let (options, vector, context) = (arg_u32(call.args[0]), call.args[1], call.args[2]);
-    restricted::enter(
+    let outcome = restricted::enter(
         call.thread,
         options,
         vector,
         context,
         call.ctx.as_deref_mut(),
     )?;
-    call.switched = true;
+    call.outcome = Some(outcome);
     Ok(())
 }
 

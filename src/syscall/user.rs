@@ -10,8 +10,7 @@ use core::marker::PhantomData;
 
 use crate::abi::Pod;
 use crate::error::{Error, Result};
-use crate::platform::Platform;
-use crate::vm::AddressSpace;
+use crate::vm::UserMemory;
 
 /// An address where the kernel will write one `T`.
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +38,7 @@ impl<T: Pod> UserOut<T> {
     /// # Errors
     ///
     /// `INVALID_ARGS` if the range is not writable user memory.
-    pub fn write<P: Platform>(&self, aspace: &AddressSpace<P>, value: &T) -> Result<()> {
+    pub fn write<M: UserMemory + ?Sized>(&self, aspace: &M, value: &T) -> Result<()> {
         if self.addr == 0 {
             return Err(Error::InvalidArgs("null user pointer"));
         }
@@ -76,7 +75,7 @@ impl<T: Pod + Default> UserIn<T> {
     ///
     /// `INVALID_ARGS` if the range is not readable user memory or the
     /// address arithmetic overflows.
-    pub fn read<P: Platform>(&self, aspace: &AddressSpace<P>, index: usize) -> Result<T> {
+    pub fn read<M: UserMemory + ?Sized>(&self, aspace: &M, index: usize) -> Result<T> {
         let size = core::mem::size_of::<T>() as u64;
         let at = (index as u64)
             .checked_mul(size)

@@ -13,9 +13,8 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::object::ObjectKind;
 use crate::platform::{PAGE_SIZE, Platform};
-use crate::vm::{
-    AddressSpace, ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned,
-};
+use crate::vm::UserMemory;
+use crate::vm::{ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned};
 
 use super::user::UserOut;
 use super::{Call, arg_u32};
@@ -34,7 +33,7 @@ fn give_handle<P: Platform, T: ObjectKind<P>>(
 ) -> Result<zx_handle_t> {
     let process = call.process();
     let value = process.add_handle(T::upcast(object), rights)?;
-    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process.aspace(), &value) {
+    if let Err(e) = UserOut::<zx_handle_t>::new(out).write(process, &value) {
         let _ = process.with_handles(|t| t.remove(value));
         return Err(e);
     }
@@ -96,7 +95,7 @@ pub(super) fn vmo_write<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 fn vmo_copy<P: Platform>(
     call: &mut Call<'_, P>,
     right: Rights,
-    mut step: impl FnMut(&Vmo<P>, &AddressSpace<P>, u64, u64, &mut [u8]) -> Result<()>,
+    mut step: impl FnMut(&Vmo<P>, &crate::object::Process<P>, u64, u64, &mut [u8]) -> Result<()>,
 ) -> Result<()> {
     let (vmo, _) = call
         .process()
@@ -106,7 +105,7 @@ fn vmo_copy<P: Platform>(
         .checked_add(len)
         .filter(|end| *end <= vmo.size())
         .ok_or(Error::OutOfRange("range beyond the VMO's size"))?;
-    let aspace = call.process().aspace().clone();
+    let aspace = call.process().clone();
     let mut chunk = [0u8; COPY_CHUNK];
     let mut done = 0u64;
     while done < len {
@@ -125,7 +124,7 @@ pub(super) fn vmo_get_size<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     let (vmo, _) = call
         .process()
         .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::empty())?;
-    UserOut::<u64>::new(call.args[1]).write(call.process().aspace(), &vmo.size())
+    UserOut::<u64>::new(call.args[1]).write(call.process(), &vmo.size())
 }
 
 /// `zx_vmo_set_size(handle, size)`: `WRITE` right, then `UNAVAILABLE` for a
@@ -306,7 +305,7 @@ pub(super) fn vmar_allocate<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         e
     };
     UserOut::<u64>::new(call.args[5])
-        .write(process.aspace(), &base)
+        .write(&process, &base)
         .map_err(destroy_on_failure)?;
     give_handle(call, child, rights, call.args[4]).map_err(destroy_on_failure)?;
     Ok(())
@@ -379,7 +378,7 @@ pub(super) fn vmar_map<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         max,
         map_range,
     )?;
-    if let Err(e) = UserOut::<u64>::new(call.args[6]).write(process.aspace(), &base) {
+    if let Err(e) = UserOut::<u64>::new(call.args[6]).write(&process, &base) {
         let _ = aspace.unmap(vmar.region(), base, len, crate::vm::Reach::MappingsOnly);
         return Err(e);
     }

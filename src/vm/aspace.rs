@@ -19,7 +19,7 @@ use spin::Mutex;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
+use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch, TlbTarget};
 use crate::object::next_koid;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 use crate::trap::Access;
@@ -33,16 +33,58 @@ use super::{Perms, is_page_aligned};
 
 static NEXT_ASPACE_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One process's address space.
+/// One VMAR tree with its page tables: a process's whole user address
+/// space, or one of the two regions of a shared process (see
+/// [`AspaceKind`]).
 pub struct AddressSpace<P: Platform> {
     id: u64,
     this: Weak<AddressSpace<P>>,
     platform: P,
+    kind: AspaceKind,
     asid: Asid,
+    /// The identifier of the unified root (restricted regions only).
+    unified_asid: Option<Asid>,
     asids: Arc<AsidPool>,
     root_table: PhysAddr,
+    unified_root: Option<PhysAddr>,
+    target: TlbTarget,
+    base: u64,
+    size: u64,
     pub(super) tree: Mutex<Tree<P>>,
     pub(super) page_table: Mutex<PageTable<P>>,
+    /// A restricted region keeps its group's shared region (whose tables
+    /// its unified root links) alive; declared last, so it is dropped after
+    /// the unified root.
+    _shared: Option<Arc<AddressSpace<P>>>,
+}
+
+/// What part of the user address space an [`AddressSpace`] covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AspaceKind {
+    /// The whole user range `[USER_ASPACE_BASE, +USER_ASPACE_SIZE)`: an
+    /// ordinary process.
+    Whole,
+    /// The shared region of a sharing group (above the restricted region,
+    /// after a one-page gap), used by every process of the group.
+    Shared,
+    /// The private restricted region `[USER_ASPACE_BASE,
+    /// +USER_RESTRICTED_ASPACE_SIZE)` of one shared process, with a
+    /// unified root for normal mode.
+    Restricted,
+}
+
+/// The range `[base, base + size)` an address space of `kind` covers.
+pub(crate) fn aspace_range<A: Arch>(kind: AspaceKind) -> (u64, u64) {
+    match kind {
+        AspaceKind::Whole => (A::USER_ASPACE_BASE, A::USER_ASPACE_SIZE),
+        AspaceKind::Restricted => (A::USER_ASPACE_BASE, A::USER_RESTRICTED_ASPACE_SIZE),
+        AspaceKind::Shared => {
+            // Zircon leaves one page between the regions, so that no
+            // access crosses from one into the other.
+            let base = A::USER_ASPACE_BASE + A::USER_RESTRICTED_ASPACE_SIZE + PAGE_SIZE;
+            (base, A::USER_ASPACE_BASE + A::USER_ASPACE_SIZE - base)
+        }
+    }
 }
 
 /// The page-table flags for user permissions `perms`.
@@ -58,47 +100,176 @@ pub(crate) fn mmu_flags(perms: Perms) -> MmuFlags {
 }
 
 impl<P: Platform> AddressSpace<P> {
-    /// A new address space whose root VMAR covers the architecture's user
-    /// range and may map anything anywhere.
+    /// A new address space whose root VMAR covers the architecture's whole
+    /// user range and may map anything anywhere.
     ///
     /// # Errors
     ///
     /// `NO_RESOURCES` without a free ASID; `NO_MEMORY`.
     pub fn new(platform: &P, asids: &Arc<AsidPool>) -> Result<Arc<AddressSpace<P>>> {
         let asid = asids.alloc()?;
-        let page_table = match PageTable::new(platform.clone(), asid) {
-            Ok(pt) => pt,
+        match PageTable::new(platform.clone(), asid) {
+            Ok(pt) => Self::build(platform, asids, AspaceKind::Whole, pt, None),
+            Err(e) => {
+                asids.release(asid);
+                Err(e)
+            }
+        }
+    }
+
+    /// The shared region of a new sharing group (see
+    /// [`PageTable::new_shared`] for the tables it allocates up front).
+    ///
+    /// # Errors
+    ///
+    /// `NO_RESOURCES` without a free ASID; `NO_MEMORY`.
+    pub fn new_shared(platform: &P, asids: &Arc<AsidPool>) -> Result<Arc<AddressSpace<P>>> {
+        let (base, size) = aspace_range::<P::Arch>(AspaceKind::Shared);
+        let asid = asids.alloc()?;
+        match PageTable::new_shared(platform.clone(), asid, base, base + size) {
+            Ok(pt) => Self::build(platform, asids, AspaceKind::Shared, pt, None),
+            Err(e) => {
+                asids.release(asid);
+                Err(e)
+            }
+        }
+    }
+
+    /// The private restricted region of a new process of `shared`'s group,
+    /// with its unified root (two ASIDs: one per root).
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGS` if `shared` is not a shared region; `NO_RESOURCES`
+    /// without two free ASIDs; `NO_MEMORY`.
+    pub fn new_restricted(
+        platform: &P,
+        asids: &Arc<AsidPool>,
+        shared: &Arc<AddressSpace<P>>,
+    ) -> Result<Arc<AddressSpace<P>>> {
+        if shared.kind != AspaceKind::Shared {
+            return Err(Error::InvalidArgs("not a shared region"));
+        }
+        let asid = asids.alloc()?;
+        let unified_asid = match asids.alloc() {
+            Ok(a) => a,
             Err(e) => {
                 asids.release(asid);
                 return Err(e);
             }
         };
+        let pt = {
+            let shared_pt = shared.page_table.lock();
+            PageTable::new_restricted(platform.clone(), asid, unified_asid, &shared_pt)
+        };
+        match pt {
+            Ok(pt) => Self::build(
+                platform,
+                asids,
+                AspaceKind::Restricted,
+                pt,
+                Some(shared.clone()),
+            ),
+            Err(e) => {
+                asids.release(asid);
+                asids.release(unified_asid);
+                Err(e)
+            }
+        }
+    }
+
+    fn build(
+        platform: &P,
+        asids: &Arc<AsidPool>,
+        kind: AspaceKind,
+        page_table: PageTable<P>,
+        shared: Option<Arc<AddressSpace<P>>>,
+    ) -> Result<Arc<AddressSpace<P>>> {
+        let (base, size) = aspace_range::<P::Arch>(kind);
+        let asid = page_table.asid();
+        let target = page_table.target();
+        let unified_asid = match target {
+            TlbTarget::Pair(_, u) => Some(u),
+            _ => None,
+        };
+        let release = |pt: PageTable<P>| {
+            drop(pt);
+            asids.release(asid);
+            if let Some(u) = unified_asid {
+                asids.release(u);
+            }
+        };
         let mut regions = Slab::default();
-        let base = <P::Arch as Arch>::USER_ASPACE_BASE;
-        let root = regions.insert(Region {
+        let root = match regions.insert(Region {
             base,
-            size: <P::Arch as Arch>::USER_ASPACE_SIZE,
+            size,
             parent: None,
             can_map: Perms::all(),
             can_map_specific: true,
             children: Default::default(),
             koid: next_koid(),
             hint: base,
-        })?;
+        }) {
+            Ok(root) => root,
+            Err(e) => {
+                release(page_table);
+                return Err(e);
+            }
+        };
         Ok(Arc::new_cyclic(|this| AddressSpace {
             id: NEXT_ASPACE_ID.fetch_add(1, Ordering::Relaxed),
             this: this.clone(),
             platform: platform.clone(),
+            kind,
             asid,
+            unified_asid,
             asids: asids.clone(),
             root_table: page_table.root(),
+            unified_root: page_table.unified_root(),
+            target,
+            base,
+            size,
             tree: Mutex::new(Tree {
                 regions,
                 mappings: Slab::default(),
                 root: Some(root),
             }),
             page_table: Mutex::new(page_table),
+            _shared: shared,
         }))
+    }
+
+    /// What part of the user address space this covers.
+    pub fn kind(&self) -> AspaceKind {
+        self.kind
+    }
+
+    /// The range `(base, size)` the root VMAR covers.
+    pub fn range(&self) -> (u64, u64) {
+        (self.base, self.size)
+    }
+
+    /// Whether `va` lies in [`range`](AddressSpace::range).
+    pub fn contains(&self, va: u64) -> bool {
+        va >= self.base && va - self.base < self.size
+    }
+
+    /// The unified root of a restricted region: the shared region and this
+    /// one, for normal mode (load into CR3 / TTBR0 with
+    /// [`unified_asid`](AddressSpace::unified_asid)).
+    pub fn unified_root(&self) -> Option<PhysAddr> {
+        self.unified_root
+    }
+
+    /// The identifier of the unified root.
+    pub fn unified_asid(&self) -> Option<Asid> {
+        self.unified_asid
+    }
+
+    /// The identifiers this address space's translations may be cached
+    /// under: what every [`TlbBatch`] of it targets.
+    pub fn tlb_target(&self) -> TlbTarget {
+        self.target
     }
 
     /// The root page table's physical address (load into CR3 / TTBR0).
@@ -141,7 +312,7 @@ impl<P: Platform> AddressSpace<P> {
     }
 
     pub(super) fn new_batch(&self) -> TlbBatch {
-        TlbBatch::new::<P::Arch>(self.asid)
+        TlbBatch::for_target::<P::Arch>(self.target)
     }
 
     pub(super) fn flush(&self, batch: TlbBatch) {
@@ -493,5 +664,8 @@ impl<P: Platform> Drop for AddressSpace<P> {
         batch.add_address_space();
         self.platform.flush_tlb(&batch);
         self.asids.release(self.asid);
+        if let Some(u) = self.unified_asid {
+            self.asids.release(u);
+        }
     }
 }

@@ -24,7 +24,7 @@ pub mod vmo;
 mod vmo_tree;
 
 pub use asid::AsidPool;
-pub use aspace::{AddressSpace, Placement};
+pub use aspace::{AddressSpace, AspaceKind, Placement};
 pub use protect::OpChildren;
 pub(crate) use unmap::Reach;
 pub use vmar::Vmar;
@@ -91,6 +91,50 @@ impl Perms {
             Access::Write => self.contains(Perms::WRITE),
             Access::Execute => self.contains(Perms::EXECUTE),
         }
+    }
+}
+
+/// Memory that user pointers are resolved in, as a user-mode access would
+/// resolve them: one address space, or a process's normal-mode view (its
+/// restricted region and its shared region, each copy going to the one
+/// that covers its start).
+pub trait UserMemory {
+    /// Copies `buf` to user address `va` (see
+    /// [`AddressSpace::copy_to_user`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`AddressSpace::copy_to_user`]; `NOT_FOUND` outside every
+    /// address space.
+    fn copy_to_user(&self, va: u64, buf: &[u8]) -> crate::Result<()>;
+
+    /// Copies from user address `va` into `buf` (see
+    /// [`AddressSpace::copy_from_user`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`AddressSpace::copy_from_user`]; `NOT_FOUND` outside every
+    /// address space.
+    fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> crate::Result<()>;
+}
+
+impl<T: UserMemory + ?Sized> UserMemory for alloc::sync::Arc<T> {
+    fn copy_to_user(&self, va: u64, buf: &[u8]) -> crate::Result<()> {
+        (**self).copy_to_user(va, buf)
+    }
+
+    fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> crate::Result<()> {
+        (**self).copy_from_user(va, buf)
+    }
+}
+
+impl<P: crate::Platform> UserMemory for AddressSpace<P> {
+    fn copy_to_user(&self, va: u64, buf: &[u8]) -> crate::Result<()> {
+        AddressSpace::copy_to_user(self, va, buf)
+    }
+
+    fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> crate::Result<()> {
+        AddressSpace::copy_from_user(self, va, buf)
     }
 }
 

@@ -48,6 +48,7 @@ extern crate alloc;
 
 mod memory;
 mod report;
+mod sched;
 mod zx_host;
 
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]

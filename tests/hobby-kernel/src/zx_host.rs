@@ -49,9 +49,10 @@ use zx_subsystem::arch::Arch;
 use zx_subsystem::object::{KernelObject, Process, Thread};
 use zx_subsystem::syscall::SyscallNumber;
 use zx_subsystem::vm::{Perms, Placement, Vmo};
-use zx_subsystem::{Kernel, PAGE_SIZE, Platform, Resolution, Trap};
+use zx_subsystem::{Kernel, PAGE_SIZE, Platform};
 
 use crate::report::Report;
+use crate::sched::{self, Host, Machine, Stop, Task};
 
 /// What the user program and this module agree on: host syscall numbers,
 /// the layout of the program's globals, the values it stores and expects.
@@ -165,19 +166,6 @@ pub mod abi {
 /// platforms count here).
 pub static INTERRUPT_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-/// What the arch gives [`Program::run`]: the way to user mode, and a timer.
-pub trait Machine<A: Arch> {
-    /// Runs the thread in user mode until its next trap (the arch's
-    /// `run_user`).
-    fn enter(&mut self, ctx: &mut A::UserContext) -> Trap<A>;
-    /// Arms a one-shot timer interrupt some thousands of instructions from
-    /// now.
-    fn arm_timer(&mut self);
-    /// Acknowledges the interrupt `Trap::Interrupt(vector)` reported and
-    /// stops the timer.
-    fn ack_interrupt(&mut self, vector: u64);
-}
-
 /// A process with one thread, the user program and its stack mapped.
 pub struct Program<P: Platform> {
     /// The crate's kernel state.
@@ -199,12 +187,6 @@ pub struct Program<P: Platform> {
     pub vmar_handle: u32,
     /// The program's handle to its own thread.
     pub thread_handle: u32,
-}
-
-/// How a run ended, when it did not end through `exit`.
-enum Stop<A: Arch> {
-    Exit(u64),
-    Unhandled(Trap<A>),
 }
 
 impl<P: Platform> Program<P> {
@@ -260,62 +242,41 @@ impl<P: Platform> Program<P> {
         })
     }
 
-    /// Runs the thread from `ctx` until it calls `exit`, with `machine`
-    /// taking it to user mode: syscalls go to the host calls (normal mode,
-    /// host numbers) or the crate's table, page faults and other traps to
-    /// the crate's handlers, interrupts are acknowledged and then handed to
-    /// the crate as kernel boundaries. Records one check: the program
-    /// exited with code 0 (a normal-mode fault the crate cannot resolve
-    /// ends the run and fails it).
+    /// Runs the thread from `ctx` until it calls `exit`, through the
+    /// kernel's scheduler ([`sched::run`]) with `machine` taking threads to
+    /// user mode: syscalls go to the host calls (normal mode, host numbers)
+    /// or the crate's table, page faults and other traps to the crate's
+    /// handlers, interrupts are acknowledged and then handed to the crate
+    /// as kernel boundaries. Records one check: the program exited with
+    /// code 0 (a normal-mode fault the crate cannot resolve ends the run
+    /// and fails it).
     pub fn run<W: Write>(
         &self,
-        ctx: &mut <P::Arch as Arch>::UserContext,
+        ctx: <P::Arch as Arch>::UserContext,
         r: &mut Report<W>,
-        machine: &mut impl Machine<P::Arch>,
+        machine: &mut impl Machine<P>,
     ) -> bool {
-        let (kernel, thread) = (&self.kernel, &self.thread);
-        let mut kick_on_irq = false;
-        let stop = loop {
-            match machine.enter(ctx) {
-                Trap::Syscall => {
-                    let number = P::Arch::syscall_number(ctx);
-                    if number >= abi::HOST_SYSCALL_BASE && !kernel.in_restricted_mode(thread) {
-                        if number == abi::HOST_KICK_ON_IRQ {
-                            kick_on_irq = true;
-                            machine.arm_timer();
-                            P::Arch::set_syscall_status(ctx, 0);
-                        } else if let Some(code) = self.host_call(number, ctx, r) {
-                            break Stop::Exit(code);
-                        }
-                    } else {
-                        kernel.syscall(thread, ctx);
-                    }
-                }
-                Trap::PageFault(fault) => {
-                    if kernel.page_fault(thread, ctx, fault) == Resolution::Unhandled {
-                        break Stop::Unhandled(Trap::PageFault(fault));
-                    }
-                }
-                trap => {
-                    if let Trap::Interrupt(vector) = trap {
-                        machine.ack_interrupt(vector);
-                        if core::mem::take(&mut kick_on_irq) {
-                            self.kick_from_another_thread(r);
-                        }
-                    }
-                    if kernel.exception(thread, ctx, trap) == Resolution::Unhandled {
-                        break Stop::Unhandled(trap);
-                    }
-                }
-            }
+        let first = alloc::vec![Task {
+            thread: self.thread.clone(),
+            ctx,
+        }];
+        let mut host = ProgramHost {
+            program: self,
+            report: r,
+            kick_on_irq: false,
         };
+        let stop = sched::run(&self.kernel, first, machine, &mut host);
         match stop {
             Stop::Exit(code) => r.check_eq("user program exited with code 0", code, 0),
-            Stop::Unhandled(trap) => {
+            Stop::Unhandled(trap, ctx) => {
                 r.note(format_args!(
                     "normal-mode trap the crate cannot resolve: {trap:x?}"
                 ));
                 r.note(format_args!("context: {ctx:x?}"));
+                r.check("user program exited with code 0", false)
+            }
+            Stop::NoThreads => {
+                r.note(format_args!("every thread exited without HOST_EXIT"));
                 r.check("user program exited with code 0", false)
             }
         }
@@ -391,6 +352,40 @@ impl<P: Platform> Program<P> {
         core::str::from_utf8(&buf[..len]).unwrap_or("(check name not UTF-8)")
     }
 }
+
+/// The host calls of [`Program::run`].
+struct ProgramHost<'a, 'r, P: Platform, W: Write> {
+    program: &'a Program<P>,
+    report: &'r mut Report<W>,
+    kick_on_irq: bool,
+}
+
+impl<P: Platform, W: Write> Host<P> for ProgramHost<'_, '_, P, W> {
+    fn host_base(&self) -> u64 {
+        abi::HOST_SYSCALL_BASE
+    }
+
+    fn host_call<M: Machine<P>>(&mut self, task: &mut Task<P>, machine: &mut M) -> Option<u64> {
+        let number = P::Arch::syscall_number(&task.ctx);
+        if number == abi::HOST_KICK_ON_IRQ {
+            self.kick_on_irq = true;
+            machine.arm_timer(KICK_TIMER_INSNS);
+            P::Arch::set_syscall_status(&mut task.ctx, 0);
+            return None;
+        }
+        self.program.host_call(number, &mut task.ctx, self.report)
+    }
+
+    fn on_timer(&mut self, _task: &Task<P>) {
+        if core::mem::take(&mut self.kick_on_irq) {
+            self.program.kick_from_another_thread(self.report);
+        }
+    }
+}
+
+/// How soon the `kick_on_irq` timer fires: the restricted loop is running
+/// by then.
+const KICK_TIMER_INSNS: u64 = 20_000;
 
 /// Prints the `bench:` line (instructions per iteration, from the counter
 /// ticks and the calibration loop) and checks the ratio target.

@@ -18,9 +18,13 @@ use core::arch::asm;
 
 use core::sync::atomic::Ordering;
 
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
 use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
 use zx_subsystem::mmu::{Asid, TlbBatch};
-use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap};
+use zx_subsystem::object::Thread;
+use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap, UserView};
 
 use super::Console;
 use super::cpu::Gic;
@@ -28,7 +32,11 @@ use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
+use crate::sched::{Machine, StartedQueue, Task};
+use crate::zx_host::{INTERRUPT_REQUESTS, Program, abi};
+
+/// Threads the crate started, until the scheduler takes them.
+static STARTED: StartedQueue<HobbyPlatform> = StartedQueue::new();
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,6 +60,13 @@ impl Platform for HobbyPlatform {
     fn flush_tlb(&self, batch: &TlbBatch) {
         // SAFETY: the kernel runs at EL1.
         unsafe { tlb::flush_batch(batch) };
+    }
+
+    fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContext) {
+        STARTED.push(Task {
+            thread: thread.clone(),
+            ctx,
+        });
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -115,21 +130,23 @@ fn sync_icache(prog: &Program<HobbyPlatform>) {
     };
 }
 
-/// The way to EL0 and the virtual timer, for [`Program::run`].
+/// The way to EL0, the virtual timer and TTBR0, for the scheduler.
 struct HobbyMachine<'a> {
     gic: &'a Gic,
 }
 
-impl Machine<Aarch64> for HobbyMachine<'_> {
+impl Machine<HobbyPlatform> for HobbyMachine<'_> {
     fn enter(&mut self, ctx: &mut UserContext) -> Trap<Aarch64> {
         // SAFETY: `cpu::init` installed the crate's vectors, the kernel
         // runs at EL1 with SPSel = 1 on its stack in TTBR1, and EL0 holds
-        // only the program's mappings.
+        // only the crate's mappings.
         unsafe { run_user(ctx) }
     }
 
-    fn arm_timer(&mut self) {
-        self.gic.timer_one_shot(1000);
+    fn arm_timer(&mut self, insns: u64) {
+        // Under `-icount shift=0` the 62.5 MHz counter ticks every 16
+        // instructions.
+        self.gic.timer_one_shot((insns / 16).max(1));
     }
 
     fn ack_interrupt(&mut self, _vector: u64) {
@@ -139,6 +156,16 @@ impl Machine<Aarch64> for HobbyMachine<'_> {
         if intid != 1023 {
             self.gic.eoi(intid);
         }
+    }
+
+    fn load_view(&mut self, view: UserView) {
+        // SAFETY: a root the crate made (1) under the identifier the crate
+        // gave it, flushed before any reuse (2).
+        unsafe { load_ttbr0(view.root.as_u64(), view.asid) };
+    }
+
+    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
+        STARTED.drain_into(queue);
     }
 }
 
@@ -175,14 +202,14 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
     let mut x = [0; 31];
     x[0] = u64::from(prog.vmar_handle);
     x[1] = u64::from(prog.thread_handle);
-    let mut ctx = UserContext {
+    let ctx = UserContext {
         x,
         sp: prog.globals,
         pc: prog.entry,
         spsr: 0,
         tpidr_el0: prog.globals + abi::G_NTLS0,
     };
-    prog.run(&mut ctx, r, &mut HobbyMachine { gic });
+    prog.run(ctx, r, &mut HobbyMachine { gic });
     // The root table is freed with the process: TTBR0 must not point at
     // it any more. Back to the smoke scenario's table (ASID 0 in it).
     // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever named

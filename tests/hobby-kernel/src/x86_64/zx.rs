@@ -19,10 +19,14 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
 use zx_subsystem::arch::x86_64::tlb::LocalTlb;
 use zx_subsystem::arch::x86_64::{UserContext, X86_64, run_user};
 use zx_subsystem::mmu::TlbBatch;
-use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap};
+use zx_subsystem::object::Thread;
+use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap, UserView};
 
 use super::Console;
 use super::cpu::Lapic;
@@ -30,7 +34,11 @@ use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::zx_host::{INTERRUPT_REQUESTS, Machine, Program, abi};
+use crate::sched::{Machine, StartedQueue, Task};
+use crate::zx_host::{INTERRUPT_REQUESTS, Program, abi};
+
+/// Threads the crate started, until the scheduler takes them.
+static STARTED: StartedQueue<HobbyPlatform> = StartedQueue::new();
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,6 +69,13 @@ impl Platform for HobbyPlatform {
         // nothing more: `load_root` always flushes the PCID it loads.
         let tlb = TLB.get().expect("zx::init runs before the crate");
         let _ = tlb.flush_local(batch);
+    }
+
+    fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContext) {
+        STARTED.push(Task {
+            thread: thread.clone(),
+            ctx,
+        });
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -119,21 +134,23 @@ unsafe fn load_root(root: u64, pcid: u16) {
     }
 }
 
-/// The way to ring 3 and the local APIC timer, for [`Program::run`].
+/// The way to ring 3, the local APIC timer and CR3, for the scheduler.
 struct HobbyMachine<'a> {
     lapic: &'a Lapic,
+    pcid: bool,
 }
 
-impl Machine<X86_64> for HobbyMachine<'_> {
+impl Machine<HobbyPlatform> for HobbyMachine<'_> {
     fn enter(&mut self, ctx: &mut UserContext) -> Trap<X86_64> {
         // SAFETY: `cpu::init` met the trap path's obligations (GDT, MSRs,
         // IDT, TSS, GS), the kernel stack and the context are in the kernel
-        // half, and user space holds only the program's mappings.
+        // half, and user space holds only the crate's mappings.
         unsafe { run_user(ctx) }
     }
 
-    fn arm_timer(&mut self) {
-        self.lapic.one_shot(20_000);
+    fn arm_timer(&mut self, insns: u64) {
+        // Under `-icount shift=0` a bus clock is about one instruction.
+        self.lapic.one_shot(insns.min(u64::from(u32::MAX)) as u32);
     }
 
     fn ack_interrupt(&mut self, vector: u64) {
@@ -142,6 +159,17 @@ impl Machine<X86_64> for HobbyMachine<'_> {
         if vector != 0xff {
             self.lapic.eoi();
         }
+    }
+
+    fn load_view(&mut self, view: UserView) {
+        let pcid = if self.pcid { view.asid } else { 0 };
+        // SAFETY: every root the crate makes copies the boot PML4's kernel
+        // half (1); `pcid` is 0 without PCIDE (2).
+        unsafe { load_root(view.root.as_u64(), pcid) };
+    }
+
+    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
+        STARTED.drain_into(queue);
     }
 }
 
@@ -169,10 +197,7 @@ pub fn run(r: &mut Report<Console>, lapic: &Lapic) {
         prog.code_len,
         prog.globals
     ));
-    // SAFETY: the process root copies the boot PML4's kernel half (1);
-    // `asid` is 0 without PCIDE (2).
-    unsafe { load_root(aspace.root_table().as_u64(), asid) };
-    let mut ctx = UserContext {
+    let ctx = UserContext {
         rip: prog.entry,
         rsp: prog.globals,
         rdi: u64::from(prog.vmar_handle),
@@ -182,7 +207,7 @@ pub fn run(r: &mut Report<Console>, lapic: &Lapic) {
         gs_base: prog.globals + abi::G_NTLS1,
         ..UserContext::default()
     };
-    prog.run(&mut ctx, r, &mut HobbyMachine { lapic });
+    prog.run(ctx, r, &mut HobbyMachine { lapic, pcid });
     // SAFETY: the boot PML4 under PCID 0.
     unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
     prog.process.terminate();

@@ -1,0 +1,223 @@
+//! The kernel's scheduler: the crate's threads on its one CPU, round robin.
+//!
+//! Every thread the kernel runs is a [`Task`]: the crate's thread and the
+//! user context the kernel saves for it. The first ones the kernel makes
+//! itself ([`Process::create_thread`](zx_subsystem::object::Process::create_thread));
+//! the crate hands over every thread user space starts
+//! (`zx_thread_start`, `zx_process_start`) through
+//! `Platform::thread_started`, which the arch's platform queues and
+//! [`Machine::take_started`] drains after each crate call.
+//!
+//! The loop is the crate's host contract, written out:
+//!
+//! 1. Before a thread returns to user mode, its view
+//!    ([`Kernel::user_view`]) is loaded (CR3 / TTBR0 with its PCID /
+//!    ASID), when it was switched in and whenever an [`Outcome`] says
+//!    [`switches_view`](Outcome::switches_view) (restricted enter and
+//!    every exit).
+//! 2. Every trap goes to the crate (`syscall`, `page_fault`, `exception`)
+//!    except the kernel's own host calls in normal mode; its [`Outcome`]
+//!    says whether the thread resumes, is dead, or needs the kernel's
+//!    decision (a normal-mode fault nobody resolves: the kernel stops).
+//! 3. A thread switched in again after waiting in the queue first passes
+//!    [`Kernel::boundary`]: a thread killed meanwhile is reaped there.
+//! 4. With more than one runnable thread a timer interrupt preempts the
+//!    running one after a time slice; with one, no timer runs (so the
+//!    benchmarks' loops see no interrupts).
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use spin::Mutex;
+
+use zx_subsystem::arch::Arch;
+use zx_subsystem::object::Thread;
+use zx_subsystem::platform::UserContextOf;
+use zx_subsystem::{Kernel, Outcome, Platform, Trap, UserView};
+
+/// A thread the kernel runs, with its saved user registers.
+pub struct Task<P: Platform> {
+    /// The crate's thread.
+    pub thread: Arc<Thread<P>>,
+    /// Its user context while it is not on the CPU.
+    pub ctx: UserContextOf<P>,
+}
+
+/// What the arch gives the scheduler.
+pub trait Machine<P: Platform> {
+    /// Runs the current thread in user mode until its next trap (the arch's
+    /// `run_user`).
+    fn enter(&mut self, ctx: &mut UserContextOf<P>) -> Trap<P::Arch>;
+    /// Arms a one-shot timer interrupt about `insns` instructions from now.
+    fn arm_timer(&mut self, insns: u64);
+    /// Acknowledges the interrupt `Trap::Interrupt(vector)` reported and
+    /// stops the timer.
+    fn ack_interrupt(&mut self, vector: u64);
+    /// Loads `view` (root table and identifier) for user mode.
+    fn load_view(&mut self, view: UserView);
+    /// Moves the threads the crate started since the last call to the back
+    /// of `queue`, oldest first (cheap when there are none: it runs after
+    /// every trap).
+    fn take_started(&mut self, queue: &mut VecDeque<Task<P>>);
+}
+
+/// Instructions a thread runs before another runnable one gets the CPU.
+pub const TIMESLICE_INSNS: u64 = 200_000;
+
+/// What the kernel's own code decides about a trap the scheduler saw
+/// first: host calls in normal mode, and the interrupt of a one-shot timer
+/// it armed.
+pub trait Host<P: Platform> {
+    /// A syscall with a number at or above the host range, made in normal
+    /// mode: answer it (status in the context) and say whether everything
+    /// stops (`Some(code)`).
+    fn host_call<M: Machine<P>>(&mut self, task: &mut Task<P>, machine: &mut M) -> Option<u64>;
+    /// The first syscall number the host answers itself.
+    fn host_base(&self) -> u64;
+    /// A timer interrupt arrived (before the crate sees it as a boundary).
+    fn on_timer(&mut self, task: &Task<P>);
+}
+
+/// Why [`run`] stopped.
+#[derive(Debug)]
+pub enum Stop<A: Arch> {
+    /// A host call asked to stop with this code.
+    Exit(u64),
+    /// A normal-mode trap the crate could not resolve.
+    Unhandled(Trap<A>, A::UserContext),
+    /// Every thread is gone.
+    NoThreads,
+}
+
+/// Runs `first` (and every thread started since) until a host call stops
+/// everything, a normal-mode fault nobody resolves, or no thread is left.
+pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
+    kernel: &Kernel<P>,
+    first: Vec<Task<P>>,
+    machine: &mut M,
+    host: &mut H,
+) -> Stop<P::Arch> {
+    let mut queue: VecDeque<Task<P>> = first.into();
+    let mut loaded: Option<UserView> = None;
+    let Some(mut task) = queue.pop_front() else {
+        return Stop::NoThreads;
+    };
+    let mut timer_armed = false;
+    // Whether the current thread's view must be looked up again: after a
+    // switch, and after an outcome that says so.
+    let mut view_stale = true;
+    loop {
+        if view_stale {
+            let view = kernel.user_view(&task.thread);
+            if loaded != Some(view) {
+                machine.load_view(view);
+                loaded = Some(view);
+            }
+        }
+        if !queue.is_empty() && !timer_armed {
+            machine.arm_timer(TIMESLICE_INSNS);
+            timer_armed = true;
+        }
+        let trap = machine.enter(&mut task.ctx);
+        let mut preempt = false;
+        let outcome = match trap {
+            Trap::Syscall => {
+                let number = P::Arch::syscall_number(&task.ctx);
+                if number >= host.host_base() && !kernel.in_restricted_mode(&task.thread) {
+                    if let Some(code) = host.host_call(&mut task, machine) {
+                        return Stop::Exit(code);
+                    }
+                    Outcome::Resume
+                } else {
+                    kernel.syscall(&task.thread, &mut task.ctx)
+                }
+            }
+            Trap::PageFault(fault) => kernel.page_fault(&task.thread, &mut task.ctx, fault),
+            trap => {
+                if let Trap::Interrupt(vector) = trap {
+                    machine.ack_interrupt(vector);
+                    timer_armed = false;
+                    host.on_timer(&task);
+                    preempt = true;
+                }
+                kernel.exception(&task.thread, &mut task.ctx, trap)
+            }
+        };
+        machine.take_started(&mut queue);
+        view_stale = outcome.switches_view();
+        match outcome {
+            Outcome::Returned(_)
+            | Outcome::Resume
+            | Outcome::EnteredRestricted
+            | Outcome::LeftRestricted(_) => {
+                // The view is reloaded at the top of the loop if it changed.
+                if preempt && !queue.is_empty() {
+                    queue.push_back(task);
+                    match next(kernel, &mut queue) {
+                        Some(t) => task = t,
+                        None => return Stop::NoThreads,
+                    }
+                    view_stale = true;
+                }
+            }
+            Outcome::ThreadExited | Outcome::ProcessExited(_) => {
+                match next(kernel, &mut queue) {
+                    Some(t) => task = t,
+                    None => return Stop::NoThreads,
+                }
+                view_stale = true;
+            }
+            Outcome::Unhandled => return Stop::Unhandled(trap, task.ctx),
+        }
+    }
+}
+
+/// The next runnable thread: each one switched in passes a kernel boundary
+/// first, where a thread killed while it waited is reaped.
+fn next<P: Platform>(kernel: &Kernel<P>, queue: &mut VecDeque<Task<P>>) -> Option<Task<P>> {
+    while let Some(mut t) = queue.pop_front() {
+        match kernel.boundary(&t.thread, &mut t.ctx) {
+            Outcome::ThreadExited | Outcome::ProcessExited(_) | Outcome::Unhandled => continue,
+            Outcome::Returned(_)
+            | Outcome::Resume
+            | Outcome::EnteredRestricted
+            | Outcome::LeftRestricted(_) => return Some(t),
+        }
+    }
+    None
+}
+
+/// Where a platform's `thread_started` puts threads until the scheduler
+/// takes them ([`Machine::take_started`]).
+pub struct StartedQueue<P: Platform> {
+    any: AtomicBool,
+    tasks: Mutex<Vec<Task<P>>>,
+}
+
+impl<P: Platform> StartedQueue<P> {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        StartedQueue {
+            any: AtomicBool::new(false),
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues a started thread.
+    pub fn push(&self, task: Task<P>) {
+        self.tasks.lock().push(task);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Moves every queued thread to the back of `queue`.
+    pub fn drain_into(&self, queue: &mut VecDeque<Task<P>>) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let mut tasks = self.tasks.lock();
+        self.any.store(false, Ordering::Release);
+        queue.extend(tasks.drain(..));
+    }
+}
