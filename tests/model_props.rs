@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use zx_subsystem::arch::Arch;
-use zx_subsystem::sim::model::driver::run_ops;
+use zx_subsystem::sim::model::driver::{Shape, run_ops_in};
 use zx_subsystem::sim::model::ops_gen::{RawOp, op};
 
 fn raw_op() -> impl Strategy<Value = RawOp> {
@@ -30,7 +30,7 @@ fn raw_op() -> impl Strategy<Value = RawOp> {
         })
 }
 
-fn model_matches<A: Arch>() {
+fn model_matches<A: Arch>(shape: Shape) {
     let cases = std::env::var("MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -48,21 +48,33 @@ fn model_matches<A: Arch>() {
     let mut runner = TestRunner::new(config);
     let result = runner.run(&prop::collection::vec(raw_op(), 1..60), |raws| {
         let ops: Vec<_> = raws.into_iter().map(op).collect();
-        run_ops::<A>(&ops).map_err(TestCaseError::fail)
+        run_ops_in::<A>(shape, &ops).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
-        panic!("{}: {e}", A::NAME);
+        panic!("{} ({shape:?}): {e}", A::NAME);
     }
 }
 
 #[test]
 fn x86_64_kernel_matches_model() {
-    model_matches::<zx_subsystem::arch::X86_64>();
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Plain);
 }
 
 #[test]
 fn aarch64_kernel_matches_model() {
-    model_matches::<zx_subsystem::arch::Aarch64>();
+    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Plain);
+}
+
+/// The same sequences in the restricted region of a shared process, seen
+/// through both of its roots.
+#[test]
+fn x86_64_shared_process_matches_model() {
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Member);
+}
+
+#[test]
+fn aarch64_shared_process_matches_model() {
+    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Member);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use libfuzzer_sys::fuzz_target;
 use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::{Aarch64, X86_64, aarch64, x86_64};
 use zx_subsystem::object::{KernelObject, Process, Thread};
-use zx_subsystem::restricted::Resolution;
+use zx_subsystem::{ExitReason, Outcome};
 use zx_subsystem::sim::Sim;
 use zx_subsystem::sim::cpu::SimArch;
 use zx_subsystem::syscall::SyscallNumber;
@@ -323,7 +323,8 @@ impl<A: Layout> Bench<A> {
             A::set_syscall(&mut self.ctx, nr, args);
         }
         let mut ctx = self.ctx.clone();
-        self.kernel.syscall(&self.thread, &mut ctx);
+        let outcome = self.kernel.syscall(&self.thread, &mut ctx);
+        assert!(outcome.resumes(), "{outcome:?}");
         self.ctx = ctx;
     }
 
@@ -462,10 +463,10 @@ impl<A: Layout> Bench<A> {
                 );
                 self.ctx = ctx;
                 if in_restricted {
-                    assert_eq!(r, Resolution::Resume);
+                    assert_eq!(r, Outcome::LeftRestricted(ExitReason::Exception));
                     self.expect_exit(EXCEPTION);
                 } else {
-                    assert_eq!(r, Resolution::Unhandled);
+                    assert_eq!(r, Outcome::Unhandled);
                     assert_eq!(self.ctx, before);
                 }
             }
@@ -483,17 +484,18 @@ impl<A: Layout> Bench<A> {
                 self.ctx = ctx;
                 if mapped {
                     // Resolved: a kernel boundary (a pending kick exits).
-                    assert_eq!(r, Resolution::Resume);
                     if in_restricted && std::mem::take(&mut self.kick) {
+                        assert_eq!(r, Outcome::LeftRestricted(ExitReason::Kick));
                         self.expect_exit(KICK);
                     } else {
+                        assert_eq!(r, Outcome::Resume);
                         assert_eq!(self.ctx, before);
                     }
                 } else if in_restricted {
-                    assert_eq!(r, Resolution::Resume);
+                    assert_eq!(r, Outcome::LeftRestricted(ExitReason::Exception));
                     self.expect_exit(EXCEPTION);
                 } else {
-                    assert_eq!(r, Resolution::Unhandled);
+                    assert_eq!(r, Outcome::Unhandled);
                     assert_eq!(self.ctx, before);
                 }
             }
@@ -504,10 +506,11 @@ impl<A: Layout> Bench<A> {
                     .kernel
                     .exception(&self.thread, &mut ctx, Trap::Interrupt(32));
                 self.ctx = ctx;
-                assert_eq!(r, Resolution::Resume);
                 if in_restricted && std::mem::take(&mut self.kick) {
+                    assert_eq!(r, Outcome::LeftRestricted(ExitReason::Kick));
                     self.expect_exit(KICK);
                 } else {
+                    assert_eq!(r, Outcome::Resume);
                     assert_eq!(self.ctx, before);
                 }
             }

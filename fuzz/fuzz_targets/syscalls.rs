@@ -1,24 +1,33 @@
 //! Arbitrary syscall numbers and raw arguments into the dispatch table, on
-//! the simulated machine, both arches. Arguments are biased toward real
-//! handle values (those the process starts with and any the calls write to
-//! the scratch page) and addresses inside or around mapped ranges. Every
-//! call goes through `syscall_raw` or, for some, `Kernel::syscall` with a
-//! register context (which can enter restricted mode). The run must never
-//! panic or hang; afterwards the VMAR tree must be well-formed, no page may
-//! translate beyond its protection, and after teardown every frame must be
-//! back.
+//! the simulated machine, both arches, from an ordinary process or from a
+//! member of a sharing group (its normal view split between the shared and
+//! the restricted region). Arguments are biased toward real handle values
+//! (those the process starts with and any the calls write to the scratch
+//! page) and addresses inside or around mapped ranges. Every call goes
+//! through `syscall_raw` or, for some, `Kernel::syscall` with a register
+//! context (which can enter restricted mode), made by the first thread or
+//! by any thread a call started (`zx_thread_start`, `zx_process_start`).
+//! The run must never panic or hang; afterwards every VMAR tree must be
+//! well-formed, no page may translate beyond its protection, and after the
+//! job's teardown every frame must be back.
+//!
+//! With `ZX_FUZZ_STATS` set it prints, every 4096 runs, how often each
+//! syscall was called and succeeded.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use zx_subsystem::abi::Rights;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::{Aarch64, X86_64};
 use zx_subsystem::object::KernelObject;
 use zx_subsystem::sim::Sim;
 use zx_subsystem::sim::cpu::SimArch;
 use zx_subsystem::sim::model::driver::{check_layout, check_translations_within};
-use zx_subsystem::vm::{Perms, Placement, Vmo};
-use zx_subsystem::{Kernel, PAGE_SIZE};
+use zx_subsystem::syscall::SyscallNumber;
+use zx_subsystem::vm::{Perms, Placement, UserMemory, Vmo};
+use zx_subsystem::{Kernel, Outcome, PAGE_SIZE};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Arg {
@@ -44,14 +53,92 @@ struct Call {
     args: [Arg; 8],
     /// Through `Kernel::syscall` with a register context.
     with_context: bool,
+    /// Which live thread makes the call.
+    thread: u8,
+    /// Shape the arguments by the syscall's signature (handles from the
+    /// pool, out-pointers into distinct scratch slots, small options and
+    /// lengths), so that calls with many arguments succeed often enough
+    /// to reach their deeper paths.
+    typed: bool,
+}
+
+/// What a syscall argument is, for typed calls.
+#[derive(Clone, Copy)]
+enum Kind {
+    Handle,
+    Out,
+    In,
+    Len,
+    Options,
+    Addr,
+    Any,
+}
+
+fn signature(n: SyscallNumber) -> [Kind; 8] {
+    use Kind::*;
+    use SyscallNumber as S;
+    let head: &[Kind] = match n {
+        S::HandleClose => &[Handle],
+        S::HandleDuplicate | S::HandleReplace => &[Handle, Options, Out],
+        S::ObjectGetInfo => &[Handle, Options, Out, Len, Out, Out],
+        S::JobSetPolicy => &[Handle, Options, Options, In, Len],
+        S::VmoCreate => &[Len, Options, Out],
+        S::VmoRead | S::VmoWrite => &[Handle, In, Len, Len],
+        S::VmoGetSize => &[Handle, Out],
+        S::VmoSetSize => &[Handle, Len],
+        S::VmoCreateChild => &[Handle, Options, Len, Len, Out],
+        S::VmarAllocate => &[Handle, Options, Len, Len, Out, Out],
+        S::VmarMap => &[Handle, Options, Len, Handle, Len, Len, Out],
+        S::VmarUnmap => &[Handle, Addr, Len],
+        S::VmarProtect => &[Handle, Options, Addr, Len],
+        S::VmarDestroy => &[Handle],
+        S::RestrictedBindState => &[Options, Out],
+        S::RestrictedUnbindState => &[Options],
+        S::RestrictedEnter => &[Options, Addr, Any],
+        S::RestrictedKick => &[Handle, Options],
+        S::ProcessCreate => &[Handle, In, Len, Options, Out, Out],
+        S::ProcessCreateShared => &[Handle, Options, In, Len, Out, Out],
+        S::ProcessStart => &[Handle, Handle, Addr, Addr, Handle, Any],
+        S::ProcessExit => &[Any],
+        S::ThreadCreate => &[Handle, In, Len, Options, Out],
+        S::ThreadStart => &[Handle, Addr, Addr, Any, Any],
+        S::ThreadExit => &[],
+    };
+    let mut kinds = [Any; 8];
+    kinds[..head.len()].copy_from_slice(head);
+    kinds
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     aarch64: bool,
+    /// Run as a member of a sharing group.
+    shared: bool,
     /// Frames the run may allocate on top of the setup's.
     frame_budget: u16,
     calls: Vec<Call>,
+}
+
+/// Calls and successes per syscall number, for `ZX_FUZZ_STATS`.
+static CALLS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+static OKS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+fn report_stats() {
+    let runs = RUNS.fetch_add(1, Ordering::Relaxed) + 1;
+    if runs % 4096 != 0 || std::env::var_os("ZX_FUZZ_STATS").is_none() {
+        return;
+    }
+    eprintln!("syscall stats after {runs} runs (calls / ZX_OK):");
+    for n in SyscallNumber::ALL {
+        let i = *n as usize;
+        eprintln!(
+            "  {:28} {:8} {:8}",
+            n.name(),
+            CALLS[i].load(Ordering::Relaxed),
+            OKS[i].load(Ordering::Relaxed)
+        );
+    }
 }
 
 const SCRATCH_PAGES: u64 = 4;
@@ -60,7 +147,13 @@ fn run<A: SimArch>(input: &Input) {
     let sim = Sim::<A>::new();
     let kernel = Kernel::new(sim.clone());
     let job = kernel.root_job().create_child().expect("job");
-    let process = kernel.create_process(&job).expect("process");
+    let (process, proto) = if input.shared {
+        let proto = kernel.create_shared_process(&job).expect("prototype");
+        let member = kernel.create_process_in_group(&proto).expect("member");
+        (member, Some(proto))
+    } else {
+        (kernel.create_process(&job).expect("process"), None)
+    };
     let thread = process.create_thread(1).expect("thread");
     let root = process.root_vmar();
     let scratch_vmo = Vmo::create(&sim, SCRATCH_PAGES * PAGE_SIZE, false).expect("vmo");
@@ -73,12 +166,14 @@ fn run<A: SimArch>(input: &Input) {
             Perms::READ | Perms::WRITE,
         )
         .expect("scratch");
+    // Data and a read-only page where the restricted region is, if any.
+    let data_vmar = process.restricted_vmar().unwrap_or(root);
     let ro_vmo = Vmo::create(&sim, PAGE_SIZE, false).expect("vmo");
-    let ro = root
+    let ro = data_vmar
         .map(Placement::ANYWHERE, &ro_vmo, 0, PAGE_SIZE, Perms::READ)
         .expect("ro");
     let data_vmo = Vmo::create(&sim, 8 * PAGE_SIZE, true).expect("vmo");
-    let data = root
+    let data = data_vmar
         .map(
             Placement::ANYWHERE,
             &data_vmo,
@@ -87,12 +182,10 @@ fn run<A: SimArch>(input: &Input) {
             Perms::READ | Perms::WRITE,
         )
         .expect("data");
+    let vmar_rights = Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE;
     let mut pool: Vec<u32> = vec![
         process
-            .add_handle(
-                KernelObject::Vmar(root.clone()),
-                Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,
-            )
+            .add_handle(KernelObject::Vmar(root.clone()), vmar_rights)
             .unwrap(),
         process
             .add_handle(
@@ -113,7 +206,42 @@ fn run<A: SimArch>(input: &Input) {
             .add_handle(KernelObject::Job(job.clone()), Rights::DEFAULT_JOB)
             .unwrap(),
     ];
+    if let Some(r) = process.restricted_vmar() {
+        pool.push(
+            process
+                .add_handle(KernelObject::Vmar(r.clone()), vmar_rights)
+                .unwrap(),
+        );
+    }
+    if let Some(p) = &proto {
+        pool.push(
+            process
+                .add_handle(KernelObject::Process(p.clone()), Rights::DEFAULT_PROCESS)
+                .unwrap(),
+        );
+    }
     drop((scratch_vmo, ro_vmo, data_vmo));
+    // Not-yet-started tasks, so that the start syscalls have targets: a
+    // thread of this process, and a new process with a thread of its own.
+    let out = |i: u64| scratch + PAGE_SIZE + 8 * i;
+    let name = scratch + PAGE_SIZE + 64;
+    let sys = |n: SyscallNumber, args: &[u64]| {
+        let mut a = [0u64; 8];
+        a[..args.len()].copy_from_slice(args);
+        assert_eq!(kernel.syscall_raw(&thread, n as u64, a), 0, "{n:?}");
+    };
+    let read = |at: u64| {
+        let mut b = [0u8; 4];
+        process.copy_from_user(at, &mut b).expect("setup read");
+        u32::from_ne_bytes(b)
+    };
+    sys(SyscallNumber::ThreadCreate, &[u64::from(pool[3]), name, 0, 0, out(0)]);
+    pool.push(read(out(0)));
+    sys(SyscallNumber::ProcessCreate, &[u64::from(pool[4]), name, 0, 0, out(1), out(2)]);
+    let child = read(out(1));
+    pool.extend([child, read(out(2))]);
+    sys(SyscallNumber::ThreadCreate, &[u64::from(child), name, 0, 0, out(3)]);
+    pool.push(read(out(3)));
     let bases = [scratch, ro, data, root.range().unwrap().0];
     sim.fail_after(usize::from(input.frame_budget % 4096));
 
@@ -131,25 +259,65 @@ fn run<A: SimArch>(input: &Input) {
             Arg::Zero => 0,
         }
     };
-    let aspace = process.aspace().clone();
+    let mut threads = vec![thread];
     for call in input.calls.iter().take(64) {
+        let count = SyscallNumber::ALL.len() as u8;
         let number = if call.number < 224 {
-            u64::from(call.number % 22)
+            u64::from(call.number % count)
         } else {
             u64::from(call.number) << 24
         };
-        let args = call.args.map(|a| resolve(a, &pool));
-        if call.with_context {
+        threads.retain(|t| !t.is_dead());
+        let Some(caller) = threads.get(usize::from(call.thread) % threads.len().max(1)).cloned()
+        else {
+            break;
+        };
+        let mut args = call.args.map(|a| resolve(a, &pool));
+        if let Some(n) = SyscallNumber::from_raw(number).filter(|_| call.typed) {
+            for (i, kind) in signature(n).into_iter().enumerate() {
+                let entropy = args[i];
+                args[i] = match kind {
+                    Kind::Handle => u64::from(pool[entropy as usize % pool.len()]),
+                    // Distinct 8-byte slots in the scratch page's first 64
+                    // bytes, where new handles are picked up from.
+                    Kind::Out => scratch + 8 * i as u64,
+                    Kind::In => scratch + 64 + entropy % 256,
+                    Kind::Len => match entropy % 4 {
+                        0 => entropy % 64,
+                        _ => (entropy % 8) * PAGE_SIZE,
+                    },
+                    Kind::Options => match entropy % 4 {
+                        0 => 0,
+                        1 => 1,
+                        2 => entropy % 8,
+                        _ => entropy,
+                    },
+                    Kind::Addr => {
+                        bases[entropy as usize % bases.len()] + (entropy >> 8) % (8 * PAGE_SIZE)
+                    }
+                    Kind::Any => entropy,
+                };
+            }
+        }
+        let ok = if call.with_context {
             let mut ctx = A::UserContext::default();
             A::set_syscall(&mut ctx, number, &args);
-            kernel.syscall(&thread, &mut ctx);
+            matches!(
+                kernel.syscall(&caller, &mut ctx),
+                Outcome::Returned(Status::Ok) | Outcome::EnteredRestricted
+            )
         } else {
-            let _ = kernel.syscall_raw(&thread, number, args);
+            kernel.syscall_raw(&caller, number, args) == 0
+        };
+        if let Some(i) = usize::try_from(number).ok().filter(|i| *i < 64) {
+            CALLS[i].fetch_add(1, Ordering::Relaxed);
+            OKS[i].fetch_add(u64::from(ok), Ordering::Relaxed);
         }
+        threads.extend(sim.take_started().into_iter().map(|(t, _)| t));
         // Out-parameters land in the scratch page: any word there may be a
         // new handle.
         let mut words = [0u8; 64];
-        if aspace.copy_from_user(scratch, &mut words).is_ok() {
+        if process.copy_from_user(scratch, &mut words).is_ok() {
             for w in words.chunks_exact(4) {
                 let v = u32::from_ne_bytes(w.try_into().unwrap());
                 if v & 3 == 3 && !pool.contains(&v) && pool.len() < 64 {
@@ -160,19 +328,22 @@ fn run<A: SimArch>(input: &Input) {
     }
     sim.set_frame_limit(None);
 
-    let layout = aspace.layout();
-    if let Err(e) = check_layout(&layout) {
-        panic!("VMAR tree broken: {e}");
+    for aspace in [Some(process.aspace()), process.restricted_aspace()].into_iter().flatten() {
+        let layout = aspace.layout();
+        if let Err(e) = check_layout(&layout) {
+            panic!("VMAR tree broken: {e}");
+        }
+        if let Err(e) = check_translations_within(&sim, aspace.root_table(), &layout, 16) {
+            panic!("translation beyond protection: {e}");
+        }
     }
-    if let Err(e) = check_translations_within(&sim, aspace.root_table(), &layout, 16) {
-        panic!("translation beyond protection: {e}");
-    }
-    thread.exit();
-    aspace.teardown();
-    process.terminate();
-    drop((aspace, thread, process, job, kernel));
+    // The host's teardown: nothing runs any more.
+    job.terminate_processes();
+    drop((threads, process, proto, job, kernel));
+    sim.take_started();
     let left = sim.frames_allocated();
     assert_eq!(left, 0, "{left} frames leaked after teardown");
+    report_stats();
 }
 
 fuzz_target!(|input: Input| {

@@ -7,7 +7,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use zx_subsystem::arch::{Aarch64, X86_64};
-use zx_subsystem::sim::model::driver::run_ops;
+use zx_subsystem::sim::model::driver::{Shape, run_ops_in};
 use zx_subsystem::sim::model::ops_gen::{RawOp, op};
 
 /// One operation's raw material; `ops_gen::op` biases it toward live
@@ -26,6 +26,9 @@ struct FuzzOp {
 #[derive(Arbitrary, Debug)]
 struct Input {
     aarch64: bool,
+    /// The window in a shared process's restricted region (both roots
+    /// checked) instead of an ordinary process.
+    shared: bool,
     ops: Vec<FuzzOp>,
 }
 
@@ -46,10 +49,15 @@ fuzz_target!(|input: Input| {
             })
         })
         .collect();
-    let result = if input.aarch64 {
-        run_ops::<Aarch64>(&ops)
+    let shape = if input.shared {
+        Shape::Member
     } else {
-        run_ops::<X86_64>(&ops)
+        Shape::Plain
+    };
+    let result = if input.aarch64 {
+        run_ops_in::<Aarch64>(shape, &ops)
+    } else {
+        run_ops_in::<X86_64>(shape, &ops)
     };
     if let Err(e) = result {
         panic!("kernel and model disagree: {e}\nops: {ops:#x?}");

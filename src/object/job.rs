@@ -201,10 +201,15 @@ struct JobState {
 trait LiveObject: Send + Sync {
     /// Whether it still counts (a dead process does not).
     fn is_alive(&self) -> bool;
+    /// Ends it at once ([`Process::terminate`]).
+    fn terminate(&self);
 }
 impl<P: Platform> LiveObject for Process<P> {
     fn is_alive(&self) -> bool {
         self.state() != super::ProcessState::Dead
+    }
+    fn terminate(&self) {
+        Process::terminate(self);
     }
 }
 
@@ -289,6 +294,31 @@ impl Job {
             return Err(Error::BadState("job has child jobs or processes"));
         }
         state.policy.add_basic(mode, entries)
+    }
+
+    /// Terminates every process of this job and of its descendants, as
+    /// [`Process::terminate`]: the host's teardown of a whole job tree when
+    /// none of its threads runs any more. Processes made meanwhile (by the
+    /// handles being closed) are caught too: it repeats until none is left.
+    pub fn terminate_processes(&self) {
+        loop {
+            let (processes, children) = {
+                let state = self.state.lock();
+                let p: Vec<_> = state.processes.iter().filter_map(Weak::upgrade).collect();
+                let c: Vec<_> = state.children.iter().filter_map(Weak::upgrade).collect();
+                (p, c)
+            };
+            for c in &children {
+                c.terminate_processes();
+            }
+            let live: Vec<_> = processes.into_iter().filter(|p| p.is_alive()).collect();
+            if live.is_empty() {
+                return;
+            }
+            for p in live {
+                p.terminate();
+            }
+        }
     }
 
     /// Records a new process of this job (so the job's policy is frozen

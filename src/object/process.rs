@@ -529,6 +529,18 @@ impl<P: Platform> Process<P> {
     }
 }
 
+/// A process nobody refers to any more (its handles closed, no thread
+/// left) dies, as Zircon's `on_zero_handles` makes an unstarted one die: it
+/// leaves its sharing group (the last one out tears the group down).
+impl<P: Platform> Drop for Process<P> {
+    fn drop(&mut self) {
+        if self.life.get_mut().state != ProcessState::Dead {
+            self.life.get_mut().state = ProcessState::Dead;
+            Self::abandon(&self.shareable, self.restricted.as_ref());
+        }
+    }
+}
+
 /// User pointers of normal mode: each copy goes to the address space that
 /// covers its start (the restricted region or the shared one).
 impl<P: Platform> UserMemory for Process<P> {

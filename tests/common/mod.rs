@@ -3,6 +3,7 @@
 //! syscalls write their out-parameters into.
 #![allow(dead_code)]
 
+pub mod group;
 pub mod page_table;
 
 use std::sync::Arc;

@@ -40,13 +40,14 @@ use crate::abi::{
     ZX_VM_CAN_MAP_SPECIFIC, ZX_VM_CAN_MAP_WRITE, ZX_VM_SPECIFIC, zx_info_handle_basic_t,
 };
 use crate::arch::Arch;
+use crate::mmu::Asid;
 use crate::object::{KernelObject, Process, Thread};
 use crate::platform::{PAGE_SIZE, PhysAddr};
 use crate::sim::Sim;
 use crate::syscall::SyscallNumber;
 use crate::trap::Access;
 use crate::vm::inspect::{Layout, LayoutChild};
-use crate::vm::{Perms, Placement, Vmo};
+use crate::vm::{AddressSpace, Perms, Placement, Vmo};
 
 use super::{Mismatch, Model, Object, Outcome, Touch};
 
@@ -166,6 +167,19 @@ impl Op {
     }
 }
 
+/// Where the model's window lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// In the root VMAR of an ordinary process.
+    Plain,
+    /// In the restricted region of a process made by
+    /// `zx_process_create_shared`: the window is checked through both of
+    /// its roots (restricted and unified), touches alternate between them,
+    /// and the restricted root must translate nothing of the shared region
+    /// (where the scratch page is).
+    Member,
+}
+
 /// A kernel, one process, and the model of its window.
 pub struct Harness<A: Arch> {
     /// The simulated machine.
@@ -184,6 +198,12 @@ pub struct Harness<A: Arch> {
     scratch: u64,
     window: u64,
     frame_limit: Option<u8>,
+    /// The address space the window is in.
+    window_aspace: Arc<AddressSpace<Sim<A>>>,
+    /// The roots (and identifiers) the window is seen through.
+    views: Vec<(PhysAddr, Asid)>,
+    /// A prototype process, for [`Shape::Member`].
+    proto: Option<Arc<Process<Sim<A>>>>,
 }
 
 const OUT_HANDLE: u64 = 0;
@@ -200,17 +220,54 @@ fn status(raw: i32) -> Result<Outcome<()>, Mismatch> {
 }
 
 impl<A: Arch> Harness<A> {
-    /// A fresh machine, kernel, process and window.
+    /// A fresh machine, kernel, ordinary process and window.
     ///
     /// # Panics
     ///
     /// If the setup itself fails (it never should).
     pub fn new() -> Harness<A> {
+        Self::with_shape(Shape::Plain)
+    }
+
+    /// A fresh machine, kernel, process of `shape` and window.
+    ///
+    /// # Panics
+    ///
+    /// If the setup itself fails (it never should).
+    pub fn with_shape(shape: Shape) -> Harness<A> {
         let sim = Sim::<A>::new();
         let kernel = Kernel::new(sim.clone());
         let job = kernel.root_job().create_child().expect("job");
-        let process = kernel.create_process(&job).expect("process");
+        let (process, proto) = match shape {
+            Shape::Plain => (kernel.create_process(&job).expect("process"), None),
+            Shape::Member => {
+                let proto = kernel.create_shared_process(&job).expect("prototype");
+                let member = kernel.create_process_in_group(&proto).expect("member");
+                (member, Some(proto))
+            }
+        };
         let thread = process.create_thread(1).expect("thread");
+        let (window_vmar, window_aspace, views) = match process.restricted_aspace() {
+            Some(r) => {
+                let unified = (
+                    r.unified_root().expect("unified"),
+                    r.unified_asid().expect("asid"),
+                );
+                (
+                    process.restricted_vmar().expect("restricted vmar").clone(),
+                    r.clone(),
+                    std::vec![(r.root_table(), r.asid()), unified],
+                )
+            }
+            None => {
+                let a = process.aspace();
+                (
+                    process.root_vmar().clone(),
+                    a.clone(),
+                    std::vec![(a.root_table(), a.asid())],
+                )
+            }
+        };
         let vmo = Vmo::create(&sim, PAGE_SIZE, false).expect("scratch vmo");
         let scratch = process
             .root_vmar()
@@ -224,7 +281,7 @@ impl<A: Arch> Harness<A> {
             .expect("scratch");
         let root_rights = Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE;
         let root = process
-            .add_handle(KernelObject::Vmar(process.root_vmar().clone()), root_rights)
+            .add_handle(KernelObject::Vmar(window_vmar), root_rights)
             .expect("root handle");
         let mut h = Harness {
             sim,
@@ -236,6 +293,9 @@ impl<A: Arch> Harness<A> {
             scratch,
             window: 0,
             frame_limit: None,
+            window_aspace,
+            views,
+            proto,
         };
         let options = ZX_VM_SPECIFIC
             | ZX_VM_CAN_MAP_SPECIFIC
@@ -576,8 +636,8 @@ impl<A: Arch> Harness<A> {
     /// A user-mode access through the soft MMU, with the crate's fault
     /// handler resolving faults, as a CPU and the host kernel would.
     fn touch(&self, t: Touch) -> Result<Outcome<u8>, Mismatch> {
-        let aspace = self.process.aspace();
-        let (root, asid) = (aspace.root_table(), aspace.asid());
+        let aspace = &self.window_aspace;
+        let (root, asid) = self.views[usize::from(t.value) % self.views.len()];
         for _ in 0..6 {
             let r = match t.access {
                 Access::Read => {
@@ -612,7 +672,7 @@ impl<A: Arch> Harness<A> {
     /// The first broken one, described.
     pub fn check(&self) -> Result<(), Mismatch> {
         self.check_handles()?;
-        let layout = self.process.aspace().layout();
+        let layout = self.window_aspace.layout();
         check_layout(&layout)?;
         self.compare_layout(&layout)?;
         self.check_translations()
@@ -747,8 +807,22 @@ impl<A: Arch> Harness<A> {
     }
 
     fn check_translations(&self) -> Result<(), Mismatch> {
-        let aspace = self.process.aspace();
-        let (root, asid) = (aspace.root_table(), aspace.asid());
+        if self.views.len() > 1 {
+            // The restricted root sees nothing of the shared region.
+            let (root, _) = self.views[0];
+            if let Some(e) = self.sim.table_entry(root, self.scratch) {
+                return Err(format!(
+                    "the restricted root translates the shared scratch page: {e:?}"
+                ));
+            }
+        }
+        for &(root, asid) in &self.views {
+            self.check_translations_of(root, asid)?;
+        }
+        Ok(())
+    }
+
+    fn check_translations_of(&self, root: PhysAddr, asid: Asid) -> Result<(), Mismatch> {
         let mut frames: BTreeMap<(u64, u64), PhysAddr> = BTreeMap::new();
         for i in 0..WINDOW_PAGES {
             let va = self.window + i * PAGE_SIZE;
@@ -814,13 +888,19 @@ impl<A: Arch> Harness<A> {
             kernel,
             process,
             thread,
+            window_aspace,
+            proto,
             ..
         } = self;
         thread.exit();
-        process.aspace().teardown();
         process.terminate();
+        if let Some(p) = &proto {
+            p.terminate();
+        }
         drop(thread);
         drop(process);
+        drop(proto);
+        drop(window_aspace);
         drop(kernel);
         let left = sim.frames_allocated();
         if left != 0 {
@@ -942,7 +1022,16 @@ fn check_mapping(m: &crate::vm::inspect::MappingInfo, can_map: Perms) -> Result<
 ///
 /// The first mismatch, with the step number.
 pub fn run_ops<A: Arch>(ops: &[Op]) -> Result<(), String> {
-    let mut h = Harness::<A>::new();
+    run_ops_in::<A>(Shape::Plain, ops)
+}
+
+/// [`run_ops`] with the window in a process of `shape`.
+///
+/// # Errors
+///
+/// The first mismatch, with the step number.
+pub fn run_ops_in<A: Arch>(shape: Shape, ops: &[Op]) -> Result<(), String> {
+    let mut h = Harness::<A>::with_shape(shape);
     h.check().map_err(|e| format!("initial state: {e}"))?;
     for (i, op) in ops.iter().enumerate() {
         h.step(op).map_err(|e| format!("step {i}: {e}"))?;
