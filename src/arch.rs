@@ -21,6 +21,20 @@ pub mod aarch64;
 pub use self::aarch64::Aarch64;
 pub use self::x86_64::X86_64;
 
+/// Whether restricted mode may run AArch32 code: only on aarch64, and only
+/// where the CPU implements AArch32 at EL0 (`ID_AA64PFR0_EL1.EL0 == 2`).
+/// The host says which through
+/// [`Platform::aarch32`](crate::Platform::aarch32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Aarch32 {
+    /// No AArch32 at EL0 (or not aarch64): a state asking for it is
+    /// `ZX_ERR_BAD_STATE`.
+    #[default]
+    Unavailable,
+    /// EL0 can run AArch32 (A32 and T32) code.
+    Available,
+}
+
 /// One CPU architecture, as the generic code sees it.
 ///
 /// Implemented by the zero-sized [`X86_64`] and [`Aarch64`]; a host kernel
@@ -90,8 +104,12 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     type NormalTls: Copy + Default + Debug + PartialEq + Send + Sync;
 
     /// Checks a copied restricted state (`zx_restricted_enter` step 4);
-    /// `Err` names the reason for `ZX_ERR_BAD_STATE`.
-    fn validate_restricted(state: &Self::RestrictedState) -> Result<(), &'static str>;
+    /// `Err` names the reason for `ZX_ERR_BAD_STATE`. `aarch32` says
+    /// whether the CPU can run AArch32 restricted code (aarch64 only).
+    fn validate_restricted(
+        state: &Self::RestrictedState,
+        aarch32: Aarch32,
+    ) -> Result<(), &'static str>;
 
     /// The normal-mode TLS currently in `ctx`.
     fn normal_tls(ctx: &Self::UserContext) -> Self::NormalTls;
@@ -117,7 +135,10 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// With [`load_restricted_page`](Arch::load_restricted_page) this is
     /// enter's copy of the state: every word of it is read exactly once
     /// (the validated ones here), and only what was read is used.
-    fn check_restricted(page: FrameMem<'_>) -> Result<Self::CheckedState, &'static str>;
+    fn check_restricted(
+        page: FrameMem<'_>,
+        aarch32: Aarch32,
+    ) -> Result<Self::CheckedState, &'static str>;
 
     /// [`load_restricted`](Arch::load_restricted) from the page: the fields
     /// in `checked`, every other register read from the page once, straight

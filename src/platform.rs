@@ -8,7 +8,7 @@
 
 use alloc::sync::Arc;
 
-use crate::arch::Arch;
+use crate::arch::{Aarch32, Arch};
 use crate::mmu::TlbBatch;
 use crate::object::Thread;
 
@@ -116,6 +116,15 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// nothing, which is right on aarch64, where the kernel lives in TTBR1.
     fn kernel_root_table(&self) -> Option<PhysAddr> {
         None
+    }
+
+    /// Whether restricted mode may run AArch32 code (aarch64 CPUs with
+    /// AArch32 at EL0, `ID_AA64PFR0_EL1.EL0 == 2`). The default,
+    /// [`Aarch32::Unavailable`], refuses such states with `BAD_STATE`; a
+    /// host must not say `Available` on a CPU without it (the `eret` would
+    /// be an illegal exception return at EL1). Ignored on x86_64.
+    fn aarch32(&self) -> Aarch32 {
+        Aarch32::Unavailable
     }
 
     /// A random value to mix into each process's handle values, so they are

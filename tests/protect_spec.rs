@@ -96,9 +96,10 @@ fn step2_handle_then_type_then_rights<A: Arch>() {
 }
 
 /// Steps 3–6 come before the VMAR's state: on a destroyed VMAR each bad
-/// argument is `INVALID_ARGS`, not `BAD_STATE`. Step 6 as SPEC states it
-/// (an overflowing range is `INVALID_ARGS` before `BAD_STATE`; Zircon would
-/// say `BAD_STATE` there, the SPEC wins).
+/// argument is `INVALID_ARGS`, not `BAD_STATE`, up to a length that rounds
+/// to 0. Then (SPEC §2 step 6 as corrected, current Zircon's
+/// `VmAddressRegion::Protect`) `BAD_STATE` comes before every range check,
+/// an overflowing range included.
 fn steps3_to_6_before_bad_state<A: Arch>() {
     let env = Env::<A>::new();
     let vmo = env.vmo_create(P, 0).unwrap();
@@ -136,21 +137,22 @@ fn steps3_to_6_before_bad_state<A: Arch>() {
             "{bit:#x}"
         );
     }
-    // 6. Length 0, rounding to 0, overflow.
+    // 6. Length 0, or one that rounds (wraps) to 0.
     assert_eq!(env.protect(sub, R, addr, 0), Err(Status::InvalidArgs));
     assert_eq!(
         env.protect(sub, R, addr, u64::MAX - P + 2),
         Err(Status::InvalidArgs)
     );
+    // Then BAD_STATE, even for a range that overflows or lies outside the
+    // (former) VMAR.
     assert_eq!(
         env.protect(sub, R, addr, u64::MAX - addr - P + 2),
-        Err(Status::InvalidArgs)
+        Err(Status::BadState)
     );
     assert_eq!(
         env.protect(sub, R, 0u64.wrapping_sub(P), 2 * P),
-        Err(Status::InvalidArgs)
+        Err(Status::BadState)
     );
-    // Then BAD_STATE, even for a range outside the (former) VMAR.
     assert_eq!(env.protect(sub, R, addr, P), Err(Status::BadState));
     assert_eq!(env.protect(sub, R, addr, 1), Err(Status::BadState));
     assert_eq!(env.protect(sub, R, 0, P), Err(Status::BadState));

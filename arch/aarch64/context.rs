@@ -17,4 +17,7 @@ pub struct UserContext {
     pub spsr: u64,
     /// `TPIDR_EL0` (user TLS).
     pub tpidr_el0: u64,
+    /// `TPIDRRO_EL0`: read-only at EL0, so it is only loaded on entry
+    /// (AArch32 code reads its thread pointer, `TPIDRURO`, from it).
+    pub tpidrro_el0: u64,
 }

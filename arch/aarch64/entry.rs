@@ -57,6 +57,8 @@ use crate::trap::{Access, PageFault, Trap};
 
 /// `ESR_EL1.EC` for `svc` from AArch64.
 pub const EC_SVC64: u64 = 0x15;
+/// `ESR_EL1.EC` for `svc` from AArch32 (restricted AArch32 code).
+pub const EC_SVC32: u64 = 0x11;
 /// `ESR_EL1.EC` for an instruction abort from a lower EL.
 pub const EC_IABT_LOWER: u64 = 0x20;
 /// `ESR_EL1.EC` for a PC alignment fault.
@@ -75,8 +77,12 @@ const ISS_CM: u64 = 1 << 8;
 /// Abort ISS: FAR is not valid.
 const ISS_FNV: u64 = 1 << 10;
 
-/// The SPSR bits user code may own: NZCV.
-pub const USER_SPSR_MASK: u64 = 0xf000_0000;
+/// The SPSR bits AArch64 user code may own: NZCV and BTYPE. Mode bits,
+/// DAIF, ALLINT, SS, IL and PAN are never the user's.
+pub const USER_SPSR_MASK: u64 = super::restricted::CPSR_A64_USER as u64;
+/// The SPSR bits AArch32 user code may own (with `M[4]` set): NZCV, T, GE,
+/// Q, IT; `M[3:0]` stays User (0).
+pub const USER_SPSR_MASK_A32: u64 = super::restricted::CPSR_A32_USER as u64;
 
 // Lower-EL vector kinds the assembly reports. The raw-trap plumbing is
 // used by the assembly path only on aarch64; elsewhere it is still compiled
@@ -127,7 +133,7 @@ pub fn classify(esr: u64, far: u64) -> Trap<Aarch64> {
     // are plain exceptions.
     let vm_fault = esr & 0x3f < 0x10 && esr & ISS_FNV == 0;
     match ec {
-        EC_SVC64 => Trap::Syscall,
+        EC_SVC64 | EC_SVC32 => Trap::Syscall,
         EC_IABT_LOWER | EC_DABT_LOWER if vm_fault => {
             let access = if ec == EC_IABT_LOWER {
                 Access::Execute
@@ -156,9 +162,14 @@ pub fn classify(esr: u64, far: u64) -> Trap<Aarch64> {
     }
 }
 
-/// The SPSR EL0 runs with: `spsr`'s NZCV, EL0t, DAIF clear.
+/// The SPSR EL0 runs with: `spsr`'s user flags ([`USER_SPSR_MASK`], or
+/// [`USER_SPSR_MASK_A32`] for AArch32), EL0t / usr, DAIF clear.
 pub fn user_spsr(spsr: u64) -> u64 {
-    spsr & USER_SPSR_MASK
+    if spsr & u64::from(super::restricted::CPSR_AARCH32) != 0 {
+        spsr & USER_SPSR_MASK_A32
+    } else {
+        spsr & USER_SPSR_MASK
+    }
 }
 
 /// Runs `ctx` at EL0 until the next exception from EL0, and says what it
@@ -193,7 +204,8 @@ pub unsafe fn run_user(ctx: &mut UserContext) -> Trap<Aarch64> {
         let mut raw = RawTrap::default();
         // SAFETY: obligations 1-4 are this function's own; `ctx` and `raw`
         // are valid for writes for the whole call; the SPSR is EL0t with
-        // only NZCV from the user, so `eret` cannot reach EL1 or AArch32.
+        // only user flags, so `eret` cannot reach EL1 (AArch32 EL0 only
+        // for a state the crate validated against `Platform::aarch32`).
         unsafe { super::entry_asm::enter_user(ctx, &mut raw) };
         raw.decode()
     }
@@ -368,11 +380,27 @@ mod tests {
     }
 
     #[test]
-    fn spsr_keeps_only_nzcv() {
-        // EL1h, DAIF masked, IL, SS, PAN: all dropped.
-        assert_eq!(user_spsr(0x3c5 | (1 << 20) | (1 << 21) | (1 << 22)), 0);
+    fn spsr_keeps_only_user_flags() {
+        // EL1h, DAIF masked, IL, SS, PAN, ALLINT: all dropped.
+        let privileged = 0x3c5 | (1 << 20) | (1 << 21) | (1 << 22) | (1 << 13);
+        assert_eq!(user_spsr(privileged), 0);
         assert_eq!(user_spsr(0xf000_0000 | 0x3c5), 0xf000_0000);
-        assert_eq!(user_spsr(u64::MAX), USER_SPSR_MASK);
+        assert_eq!(user_spsr(0xc00 | 0x3c5), 0xc00, "BTYPE is the user's");
+        assert_eq!(user_spsr(!0x10), USER_SPSR_MASK);
+        // AArch32: User mode (M = 0b10000), T, GE, Q, IT kept; A, I, F, E,
+        // mode bits dropped.
+        assert_eq!(user_spsr(u64::MAX), USER_SPSR_MASK_A32);
+        assert_eq!(user_spsr(0x10 | 0x3ff), 0x10 | 0x20);
+        assert_eq!(
+            user_spsr(0x10 | (1 << 13)),
+            0x10 | (1 << 13),
+            "IT[5] in AArch32"
+        );
+    }
+
+    #[test]
+    fn aarch32_svc_is_a_syscall() {
+        assert_eq!(classify(esr(EC_SVC32, 0), 0), Trap::Syscall);
     }
 
     #[test]
@@ -382,6 +410,7 @@ mod tests {
         assert_eq!(offset_of!(UserContext, pc), 256);
         assert_eq!(offset_of!(UserContext, spsr), 264);
         assert_eq!(offset_of!(UserContext, tpidr_el0), 272);
+        assert_eq!(offset_of!(UserContext, tpidrro_el0), 280);
         assert_eq!(size_of::<RawTrap>(), 24);
         assert_eq!(offset_of!(KernelFrame, elr), 248);
         assert_eq!(offset_of!(KernelFrame, kind), 280);

@@ -105,8 +105,7 @@ macro_rules! restore_caller_fp {
     };
 }
 
-/// A current-EL (or AArch32) vector: open a kernel-trap frame, save x0/x1,
-/// x0 = kind.
+/// A current-EL vector: open a kernel-trap frame, save x0/x1, x0 = kind.
 macro_rules! kernel_vector {
     ($kind:literal) => {
         concat!(
@@ -121,7 +120,9 @@ macro_rules! kernel_vector {
     };
 }
 
-/// A lower-EL AArch64 vector: push the user's x0/x1, x1 = kind.
+/// A lower-EL vector (AArch64 or AArch32 EL0): push the user's x0/x1, x1 =
+/// kind. AArch32 state lives in the low halves of `x0`-`x14`, so one save
+/// serves both.
 macro_rules! lower_vector {
     ($kind:literal) => {
         concat!(
@@ -163,6 +164,9 @@ core::arch::global_asm!(
     "ldp x9, x10, [x0, #{spsr}]",
     "msr spsr_el1, x9",
     "msr tpidr_el0, x10",
+    // Read-only at EL0: loaded here, never saved back.
+    "ldr x9, [x0, #{tpidrro}]",
+    "msr tpidrro_el0, x9",
     "ldp x2, x3, [x0, #16]",
     "ldp x4, x5, [x0, #32]",
     "ldp x6, x7, [x0, #48]",
@@ -230,7 +234,7 @@ core::arch::global_asm!(
     "msr daif, x9",
     "ret",
     // ---------------------------------------------------------------
-    // At EL1 (or from AArch32): x0 = kind, x0/x1 saved at [sp].
+    // At EL1: x0 = kind, x0/x1 saved at [sp].
     // ---------------------------------------------------------------
     ".Lzx_a64_kernel:",
     "stp x2, x3, [sp, #16]",
@@ -307,12 +311,14 @@ core::arch::global_asm!(
     lower_vector!(1),
     lower_vector!(2),
     lower_vector!(3),
-    kernel_vector!(12),
-    kernel_vector!(13),
-    kernel_vector!(14),
-    kernel_vector!(15),
+    // Lower EL using AArch32 (restricted AArch32 code): the same path.
+    lower_vector!(0),
+    lower_vector!(1),
+    lower_vector!(2),
+    lower_vector!(3),
     sp_el0 = const offset_of!(UserContext, sp),
     spsr = const offset_of!(UserContext, spsr),
+    tpidrro = const offset_of!(UserContext, tpidrro_el0),
     raw_kind = const offset_of!(RawTrap, kind),
     raw_esr = const offset_of!(RawTrap, esr),
     raw_far = const offset_of!(RawTrap, far),

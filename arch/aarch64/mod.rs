@@ -21,7 +21,7 @@ pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_add
 pub use paging::Aarch64Paging;
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};
-use crate::arch::Arch;
+use crate::arch::{Aarch32, Arch};
 use crate::mmu::FrameMem;
 
 /// The aarch64 architecture (4 KiB granule, 48-bit VA, `svc`/`eret`).
@@ -85,14 +85,18 @@ impl Arch for Aarch64 {
     type NormalTls = restricted::NormalTls;
 
     #[inline]
-    fn validate_restricted(state: &zx_restricted_state_arm64_t) -> Result<(), &'static str> {
-        restricted::validate(state)
+    fn validate_restricted(
+        state: &zx_restricted_state_arm64_t,
+        aarch32: Aarch32,
+    ) -> Result<(), &'static str> {
+        restricted::validate(state, aarch32)
     }
 
     #[inline]
     fn normal_tls(ctx: &UserContext) -> restricted::NormalTls {
         restricted::NormalTls {
             tpidr_el0: ctx.tpidr_el0,
+            tpidrro_el0: ctx.tpidrro_el0,
         }
     }
 
@@ -113,8 +117,11 @@ impl Arch for Aarch64 {
     type CheckedState = restricted::Checked;
 
     #[inline]
-    fn check_restricted(page: FrameMem<'_>) -> Result<restricted::Checked, &'static str> {
-        restricted::check_page(page)
+    fn check_restricted(
+        page: FrameMem<'_>,
+        aarch32: Aarch32,
+    ) -> Result<restricted::Checked, &'static str> {
+        restricted::check_page(page, aarch32)
     }
 
     #[inline(always)]

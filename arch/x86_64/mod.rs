@@ -25,7 +25,7 @@ pub use paging::X86_64Paging;
 pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};
-use crate::arch::Arch;
+use crate::arch::{Aarch32, Arch};
 use crate::mmu::FrameMem;
 
 /// The x86_64 architecture (4-level paging, `syscall`/`sysretq`).
@@ -92,7 +92,10 @@ impl Arch for X86_64 {
     type NormalTls = restricted::NormalTls;
 
     #[inline]
-    fn validate_restricted(state: &zx_restricted_state_x86_64_t) -> Result<(), &'static str> {
+    fn validate_restricted(
+        state: &zx_restricted_state_x86_64_t,
+        _aarch32: Aarch32,
+    ) -> Result<(), &'static str> {
         restricted::validate(state)
     }
 
@@ -120,7 +123,10 @@ impl Arch for X86_64 {
     type CheckedState = restricted::Checked;
 
     #[inline]
-    fn check_restricted(page: FrameMem<'_>) -> Result<restricted::Checked, &'static str> {
+    fn check_restricted(
+        page: FrameMem<'_>,
+        _aarch32: Aarch32,
+    ) -> Result<restricted::Checked, &'static str> {
         restricted::check_page(page)
     }
 

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
-use crate::arch::Arch;
+use crate::arch::{Aarch32, Arch};
 use crate::mmu::TlbBatch;
 use crate::object::Thread;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
@@ -59,6 +59,8 @@ struct Inner {
     interrupts: Mutex<Vec<ThreadToken>>,
     /// Koids of threads with an interrupt not yet taken by [`cpu::Cpu`].
     pending: Mutex<HashSet<u64>>,
+    /// What [`Platform::aarch32`] answers (0 unavailable, 1 available).
+    aarch32: AtomicUsize,
     /// Threads the crate started (`Platform::thread_started`), each an
     /// `(Arc<Thread<Sim<A>>>, UserContext)` not yet taken by the test.
     started: Mutex<Vec<Box<dyn Any + Send>>>,
@@ -126,6 +128,7 @@ impl<A: Arch> Sim<A> {
                 interrupts: Mutex::new(Vec::new()),
                 pending: Mutex::new(HashSet::new()),
                 started: Mutex::new(Vec::new()),
+                aarch32: AtomicUsize::new(0),
                 tlb: Mutex::new(mmu::TlbModel::default()),
             }),
             _arch: PhantomData,
@@ -176,6 +179,14 @@ impl<A: Arch> Sim<A> {
     /// Threads the crate asked the host to interrupt, oldest first.
     pub fn interrupts(&self) -> Vec<ThreadToken> {
         self.inner.interrupts.lock().expect("sim lock").clone()
+    }
+
+    /// Makes the machine's CPUs run (or not) AArch32 restricted code
+    /// ([`Platform::aarch32`]; the default is [`Aarch32::Unavailable`]).
+    pub fn set_aarch32(&self, a: Aarch32) {
+        self.inner
+            .aarch32
+            .store(usize::from(a == Aarch32::Available), Ordering::SeqCst);
     }
 
     /// Takes the threads the crate started since the last call
@@ -249,6 +260,14 @@ impl<A: Arch> Platform for Sim<A> {
             .lock()
             .expect("sim lock")
             .push(Box::new(Started::<A>(thread.clone(), ctx)));
+    }
+
+    fn aarch32(&self) -> Aarch32 {
+        if self.inner.aarch32.load(Ordering::SeqCst) == 1 {
+            Aarch32::Available
+        } else {
+            Aarch32::Unavailable
+        }
     }
 
     fn interrupt_thread(&self, thread: ThreadToken) {

@@ -42,9 +42,9 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// In order: `INVALID_ARGS` (length rounds to 0 or the range
-    /// overflows), `BAD_STATE` (VMAR destroyed), `INVALID_ARGS` (range
-    /// outside the VMAR), then from the check pass `NOT_FOUND` (a hole),
+    /// In order: `INVALID_ARGS` (length rounds to 0), `BAD_STATE` (VMAR
+    /// destroyed), `INVALID_ARGS` (the range overflows or lies outside the
+    /// VMAR), then from the check pass `NOT_FOUND` (a hole),
     /// `ACCESS_DENIED` (beyond a mapping's maximum), `INVALID_ARGS` (a
     /// mapping in a sub-VMAR without `OP_CHILDREN`), `ACCESS_DENIED` (an
     /// upgrade inside a sub-VMAR); finally `NO_MEMORY` from the
@@ -60,11 +60,13 @@ impl<P: Platform> AddressSpace<P> {
         let len = super::round_up_page(len)
             .filter(|l| *l != 0)
             .ok_or(Error::InvalidArgs("length rounds to 0 or overflows"))?;
+        let mut tree = self.tree.lock();
+        // As current Zircon's VmAddressRegion::Protect: a destroyed VMAR
+        // is BAD_STATE before any range check, overflow included.
+        let r = tree.region(region)?;
         let end = base
             .checked_add(len)
             .ok_or(Error::InvalidArgs("range overflows"))?;
-        let mut tree = self.tree.lock();
-        let r = tree.region(region)?;
         if base < r.base || end > r.end() {
             return Err(Error::InvalidArgs("range outside the VMAR"));
         }

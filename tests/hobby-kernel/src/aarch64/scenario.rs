@@ -93,6 +93,7 @@ fn svc_saves_every_register(r: &mut R) {
         pc: addr(Entry::RegsRet),
         spsr: NZCV_PATTERN,
         tpidr_el0: 0,
+        tpidrro_el0: 0,
     };
     want.x[16] = SYS_CHECK;
     r.check_eq(
@@ -110,6 +111,7 @@ fn eret_loads_every_register(r: &mut R) {
         pc: addr(Entry::Udf),
         spsr: NZCV_PATTERN,
         tpidr_el0: TLS_WORD,
+        tpidrro_el0: 0,
     };
     let before = ctx;
     let trap = enter(&mut ctx);

@@ -21,6 +21,7 @@ use core::sync::atomic::Ordering;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
+use zx_subsystem::arch::Aarch32;
 use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
 use zx_subsystem::mmu::{Asid, TlbBatch};
 use zx_subsystem::object::Thread;
@@ -60,6 +61,20 @@ impl Platform for HobbyPlatform {
     fn flush_tlb(&self, batch: &TlbBatch) {
         // SAFETY: the kernel runs at EL1.
         unsafe { tlb::flush_batch(batch) };
+    }
+
+    fn aarch32(&self) -> Aarch32 {
+        let pfr0: u64;
+        // SAFETY: reading an ID register has no effect.
+        unsafe {
+            asm!("mrs {}, id_aa64pfr0_el1", out(reg) pfr0, options(nomem, nostack, preserves_flags))
+        };
+        // EL0 field: 0b0010 = AArch64 and AArch32.
+        if pfr0 & 0xf == 2 {
+            Aarch32::Available
+        } else {
+            Aarch32::Unavailable
+        }
     }
 
     fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContext) {
@@ -208,6 +223,7 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
         pc: prog.entry,
         spsr: 0,
         tpidr_el0: prog.globals + abi::G_NTLS0,
+        tpidrro_el0: 0,
     };
     prog.run(ctx, r, &mut HobbyMachine { gic });
     // The root table is freed with the process: TTBR0 must not point at
