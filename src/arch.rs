@@ -99,6 +99,10 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// aarch64 `x0`).
     fn set_syscall_status(ctx: &mut Self::UserContext, status: i32);
 
+    /// Stores a syscall's 64-bit result that is not a status (the time of
+    /// `zx_clock_get_monotonic`) in the return register.
+    fn set_return_value(ctx: &mut Self::UserContext, value: u64);
+
     /// The normal-mode thread state restricted mode saves and restores
     /// (x86_64: FS and GS base; aarch64: TPIDR_EL0).
     type NormalTls: Copy + Default + Debug + PartialEq + Send + Sync;

@@ -50,6 +50,8 @@ pub enum Error {
     AlreadyExists(&'static str),
     /// `ZX_ERR_BUFFER_TOO_SMALL`.
     BufferTooSmall,
+    /// `ZX_ERR_TIMED_OUT`: a wait's deadline passed.
+    TimedOut,
     /// `ZX_ERR_BAD_SYSCALL`: no syscall has this number.
     BadSyscall {
         /// The number user space passed.
@@ -74,6 +76,7 @@ impl Error {
             Error::Unavailable(_) => Status::Unavailable,
             Error::AlreadyExists(_) => Status::AlreadyExists,
             Error::BufferTooSmall => Status::BufferTooSmall,
+            Error::TimedOut => Status::TimedOut,
             Error::BadSyscall { .. } => Status::BadSyscall,
         }
     }
@@ -105,7 +108,9 @@ impl core::fmt::Display for Error {
                 write!(f, "ZX_ERR_ACCESS_DENIED: missing rights {missing:?}")
             }
             Error::BadSyscall { number } => write!(f, "ZX_ERR_BAD_SYSCALL: {number}"),
-            Error::NoMemory | Error::BufferTooSmall => f.write_str(self.status().name()),
+            Error::NoMemory | Error::BufferTooSmall | Error::TimedOut => {
+                f.write_str(self.status().name())
+            }
             Error::AccessDenied(why)
             | Error::InvalidArgs(why)
             | Error::BadState(why)

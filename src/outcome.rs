@@ -16,6 +16,7 @@
 
 use crate::abi::Status;
 use crate::mmu::Asid;
+use crate::object::wait::Block;
 use crate::platform::PhysAddr;
 
 /// Why a thread left restricted mode (`ZX_RESTRICTED_REASON_*`).
@@ -47,6 +48,17 @@ pub enum Outcome {
     /// The syscall returned this status (already in the context's return
     /// register). Resume the thread.
     Returned(Status),
+    /// The syscall returned a value that is not a status
+    /// (`zx_clock_get_monotonic`), already in the return register. Resume
+    /// the thread.
+    ReturnedValue(i64),
+    /// The syscall must wait: park the thread through
+    /// [`Kernel::park`](crate::Kernel::park), and make it runnable again
+    /// when [`Platform::wake`](crate::Platform::wake) names it or the
+    /// deadline passes; switch it in through
+    /// [`Kernel::boundary`](crate::Kernel::boundary), which finishes the
+    /// syscall ([`crate::object::wait`] has the whole contract).
+    Blocked(Block),
     /// The trap needed nothing more (a fault resolved, an interrupt with
     /// no kick pending). Resume the thread with its context as it is.
     Resume,
@@ -92,6 +104,7 @@ impl Outcome {
         matches!(
             self,
             Outcome::Returned(_)
+                | Outcome::ReturnedValue(_)
                 | Outcome::Resume
                 | Outcome::EnteredRestricted
                 | Outcome::LeftRestricted(_)

@@ -111,6 +111,20 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// into the crate from it (queue the thread instead).
     fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContextOf<Self>);
 
+    /// A parked thread was woken (its wait was satisfied, or it was
+    /// killed): the host makes it runnable and, when it runs it, switches
+    /// it in through [`Kernel::boundary`](crate::Kernel::boundary), which
+    /// finishes the syscall. The host must ignore a wake of a thread it
+    /// has already made runnable (after its deadline). Called with no
+    /// crate lock held, from whatever thread woke it, possibly on another
+    /// CPU; see [`crate::object::wait`] for the whole blocking contract.
+    fn wake(&self, thread: ThreadToken);
+
+    /// The monotonic clock (`ZX_CLOCK_MONOTONIC`), in nanoseconds since an
+    /// arbitrary start: `zx_clock_get_monotonic`, and what wait deadlines
+    /// are compared with.
+    fn now(&self) -> i64;
+
     /// The root page table whose kernel half (x86_64: entries 256..512) is
     /// copied into every new user root table. `None` (the default) copies
     /// nothing, which is right on aarch64, where the kernel lives in TTBR1.

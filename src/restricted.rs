@@ -312,8 +312,11 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A kernel boundary on the way back to user mode: a killed thread is
-    /// reaped ([`Outcome::ThreadExited`]); a restricted thread with a
-    /// pending kick leaves with `KICK`. Hosts call this (or
+    /// reaped ([`Outcome::ThreadExited`]); a thread woken from a blocking
+    /// syscall finishes it ([`Outcome::Returned`], or
+    /// [`Outcome::Blocked`] again while its wait is neither satisfied nor
+    /// past its deadline); a restricted thread with a pending kick leaves
+    /// with `KICK`. Hosts call this (or
     /// [`Kernel::exception`] with [`Trap::Interrupt`]) after handling an
     /// interrupt that arrived in user mode, and whenever they switch a
     /// thread in to run it again.
@@ -324,6 +327,9 @@ impl<P: Platform> Kernel<P> {
     ) -> Outcome {
         if thread.reap() {
             return Outcome::ThreadExited;
+        }
+        if let Some(outcome) = self.finish_wait(thread, ctx) {
+            return outcome;
         }
         if thread.in_restricted.load(Ordering::SeqCst) && thread.kick.swap(false, Ordering::SeqCst)
         {

@@ -444,6 +444,12 @@ impl<A: Arch> Platform for WithKernel<A> {
     ) {
         unreachable!("the page-table tests start no threads")
     }
+    fn wake(&self, _: zx_subsystem::ThreadToken) {
+        unreachable!("the page-table tests block no threads")
+    }
+    fn now(&self) -> i64 {
+        0
+    }
     fn kernel_root_table(&self) -> Option<PhysAddr> {
         Some(self.1)
     }

@@ -1,7 +1,9 @@
 //! Concurrency stress: several host threads, each a thread of one process,
 //! map, protect, unmap, fault (soft-MMU accesses plus the crate's fault
 //! handler), enter restricted mode and kick, all at once on one address
-//! space. A watchdog turns a deadlock into a failure. At the end the VMAR
+//! space, while two more threads ping-pong through a futex (parking and
+//! waking as a host would). A watchdog turns a deadlock or a lost wake-up
+//! into a failure. At the end the VMAR
 //! tree must be well-formed, no page may translate beyond its protection,
 //! and after teardown every frame must be back.
 
@@ -31,6 +33,7 @@ const DEADLINE: Duration = Duration::from_secs(120);
 type T<A> = Arc<Thread<Sim<A>>>;
 
 struct Shared<A: SimArch> {
+    host: common::host::Host<A>,
     env: Env<A>,
     window: u64,
     vmo: zx_handle_t,
@@ -182,6 +185,42 @@ fn restricted<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
     }
 }
 
+/// Passes a turn back and forth with its peer through a futex word in the
+/// scratch page: waits while it is not its turn, then hands it over and
+/// wakes the peer.
+fn pinger<A: SimArch>(s: &Shared<A>, t: &T<A>, me: i32) {
+    let word = s.env.scratch + 0xf00;
+    let mut task = s.host.task(t);
+    for _ in 0..ROUNDS / 2 {
+        loop {
+            let mut b = [0u8; 4];
+            s.env.process.aspace().copy_from_user(word, &mut b).unwrap();
+            if i32::from_ne_bytes(b) == me {
+                break;
+            }
+            let mut o = s.host.syscall(
+                &mut task,
+                SyscallNumber::FutexWait,
+                &[word, (1 - me) as u64, 0, ZX_TIME_INFINITE as u64],
+            );
+            while let Outcome::Blocked(_) = o {
+                o = s.host.park_and_resume(&mut task, DEADLINE);
+            }
+            let st = common::host::status(o);
+            assert!(st == Status::Ok || st == Status::BadState, "{st:?}");
+        }
+        s.env
+            .process
+            .aspace()
+            .copy_to_user(word, &(1 - me).to_ne_bytes())
+            .unwrap();
+        let o = s
+            .host
+            .syscall(&mut task, SyscallNumber::FutexWake, &[word, 1]);
+        assert_eq!(common::host::status(o), Status::Ok);
+    }
+}
+
 fn kicker<A: SimArch>(s: &Shared<A>, t: &T<A>, target: zx_handle_t) {
     for _ in 0..ROUNDS * 2 {
         let st = s.call(t, SyscallNumber::RestrictedKick, &[target.into(), 0]);
@@ -218,13 +257,15 @@ fn stress<A: SimArch>() {
             Rights::DEFAULT_THREAD,
         )
         .unwrap();
+    let host = common::host::Host::new(env.sim.clone(), env.kernel.clone());
     let shared = Arc::new(Shared {
+        host,
         env,
         window,
         vmo,
         done: AtomicBool::new(false),
     });
-    let workers = 6;
+    let workers = 8;
     let barrier = Arc::new(Barrier::new(workers));
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::new();
@@ -245,7 +286,8 @@ fn stress<A: SimArch>() {
                 2 => protector(&s, &t, w),
                 3 => faulter(&s, w),
                 4 => restricted(&s, &t, w),
-                _ => kicker(&s, &t, target),
+                5 => kicker(&s, &t, target),
+                _ => pinger(&s, &t, w as i32 - 6),
             }
             if w == 4 {
                 s.done.store(true, Ordering::Relaxed);
@@ -267,7 +309,8 @@ fn stress<A: SimArch>() {
         h.join().expect("a worker panicked");
     }
     let shared = Arc::into_inner(shared).expect("workers gone");
-    let env = shared.env;
+    let (env, host) = (shared.env, shared.host);
+    drop(host);
     let aspace = env.process.aspace().clone();
     let layout = aspace.layout();
     check_layout(&layout).unwrap();

@@ -78,6 +78,11 @@ impl Arch for Aarch64 {
     }
 
     #[inline]
+    fn set_return_value(ctx: &mut UserContext, value: u64) {
+        ctx.x[0] = value;
+    }
+
+    #[inline]
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         ctx.x[0] = i64::from(status) as u64;
     }

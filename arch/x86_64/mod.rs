@@ -84,6 +84,11 @@ impl Arch for X86_64 {
     }
 
     #[inline]
+    fn set_return_value(ctx: &mut UserContext, value: u64) {
+        ctx.rax = value;
+    }
+
+    #[inline]
     fn set_syscall_status(ctx: &mut UserContext, status: i32) {
         // Sign-extended, as a C `zx_status_t` return in eax/rax.
         ctx.rax = i64::from(status) as u64;

@@ -53,3 +53,31 @@ impl ObjectType {
 /// `ZX_PROCESS_SHARED` (`zircon/types.h`): `zx_process_create` makes the
 /// first process of a sharing group, whose root VMAR is the shared region.
 pub const ZX_PROCESS_SHARED: u32 = 1 << 0;
+
+/// `zx_signals_t`.
+#[allow(non_camel_case_types)]
+pub type zx_signals_t = u32;
+
+/// `ZX_TASK_TERMINATED` (`zircon/types.h`: `ZX_OBJECT_SIGNAL_3`): a process
+/// or thread is dead.
+pub const ZX_TASK_TERMINATED: zx_signals_t = 1 << 3;
+/// `ZX_PROCESS_TERMINATED`: [`ZX_TASK_TERMINATED`] of a process.
+pub const ZX_PROCESS_TERMINATED: zx_signals_t = ZX_TASK_TERMINATED;
+/// `ZX_THREAD_TERMINATED`: [`ZX_TASK_TERMINATED`] of a thread.
+pub const ZX_THREAD_TERMINATED: zx_signals_t = ZX_TASK_TERMINATED;
+
+/// `zx_time_t`: nanoseconds of `ZX_CLOCK_MONOTONIC`.
+#[allow(non_camel_case_types)]
+pub type zx_time_t = i64;
+/// `ZX_TIME_INFINITE`: a deadline that never passes.
+pub const ZX_TIME_INFINITE: zx_time_t = i64::MAX;
+/// `ZX_TIME_INFINITE_PAST`: a deadline that has always passed.
+pub const ZX_TIME_INFINITE_PAST: zx_time_t = i64::MIN;
+
+/// `ZX_TASK_RETCODE_SYSCALL_KILL` (`zircon/syscalls/object.h`): the return
+/// code of a process killed by `zx_task_kill`.
+pub const ZX_TASK_RETCODE_SYSCALL_KILL: i64 = -1024;
+
+/// `zx_futex_t` (`zircon/types.h`): a 32-bit futex word.
+#[allow(non_camel_case_types)]
+pub type zx_futex_t = i32;

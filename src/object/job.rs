@@ -203,6 +203,8 @@ trait LiveObject: Send + Sync {
     fn is_alive(&self) -> bool;
     /// Ends it at once ([`Process::terminate`]).
     fn terminate(&self);
+    /// Kills it ([`Process::kill`]).
+    fn kill(&self, retcode: i64);
 }
 impl<P: Platform> LiveObject for Process<P> {
     fn is_alive(&self) -> bool {
@@ -210,6 +212,9 @@ impl<P: Platform> LiveObject for Process<P> {
     }
     fn terminate(&self) {
         Process::terminate(self);
+    }
+    fn kill(&self, retcode: i64) {
+        Process::kill(self, retcode);
     }
 }
 
@@ -318,6 +323,23 @@ impl Job {
             for p in live {
                 p.terminate();
             }
+        }
+    }
+
+    /// `zx_task_kill` of the job: kills every process of this job and of
+    /// its descendants (their threads die at their next crate call).
+    pub fn kill_processes(&self, retcode: i64) {
+        let (processes, children) = {
+            let state = self.state.lock();
+            let p: Vec<_> = state.processes.iter().filter_map(Weak::upgrade).collect();
+            let c: Vec<_> = state.children.iter().filter_map(Weak::upgrade).collect();
+            (p, c)
+        };
+        for c in &children {
+            c.kill_processes(retcode);
+        }
+        for p in processes {
+            p.kill(retcode);
         }
     }
 

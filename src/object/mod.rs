@@ -28,6 +28,7 @@ mod handle;
 mod job;
 mod process;
 mod thread;
+pub mod wait;
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};

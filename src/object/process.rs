@@ -36,12 +36,13 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use crate::abi::{Rights, zx_handle_t};
+use crate::abi::{Rights, ZX_PROCESS_TERMINATED, zx_handle_t};
 use crate::error::{Error, Result};
 use crate::platform::Platform;
 use crate::vm::{AddressSpace, AsidPool, UserMemory, Vmar};
 
 use super::thread::ThreadState;
+use super::wait::{FutexTable, Signals};
 use super::{
     Handle, HandleTable, Job, JobPolicy, KernelObject, Name, ObjectKind, Thread, next_koid,
 };
@@ -69,8 +70,10 @@ pub(crate) struct Shareable<P: Platform> {
     /// Live processes of the group; 0 once the group is gone (it cannot be
     /// joined again).
     members: Mutex<usize>,
-    /// A unique id of the group (futex keys, diagnostics).
+    /// A unique id of the group (diagnostics).
     id: u64,
+    /// The futex context, one per group as Zircon's.
+    futexes: Arc<FutexTable<P>>,
 }
 
 impl<P: Platform> Shareable<P> {
@@ -81,6 +84,7 @@ impl<P: Platform> Shareable<P> {
             shared,
             members: Mutex::new(1),
             id: next_koid(),
+            futexes: Arc::new(FutexTable::default()),
         }
     }
 
@@ -126,6 +130,8 @@ pub struct Process<P: Platform> {
     restricted_vmar: Option<Arc<Vmar<P>>>,
     threads: Mutex<Vec<Weak<Thread<P>>>>,
     life: Mutex<Life>,
+    /// `ZX_PROCESS_TERMINATED` and its waiters.
+    signals: Signals<P>,
 }
 
 /// How a new process relates to a sharing group.
@@ -217,6 +223,7 @@ impl<P: Platform> Process<P> {
                 live_threads: 0,
                 retcode: 0,
             }),
+            signals: Signals::default(),
         });
         if let Err(e) = process.job.attach_process(&process) {
             process.terminate();
@@ -437,7 +444,7 @@ impl<P: Platform> Process<P> {
     /// marked `Dying` and their CPUs interrupted, and leave at their next
     /// crate call; `except` (the caller of `zx_process_exit`) dies now.
     /// The process is `Dead` (and torn down) once the last one is gone.
-    pub(crate) fn kill(&self, retcode: i64, except: Option<&Thread<P>>) {
+    pub(crate) fn kill_except(&self, retcode: i64, except: Option<&Thread<P>>) {
         let finish_now = {
             let mut life = self.life.lock();
             match life.state {
@@ -474,13 +481,34 @@ impl<P: Platform> Process<P> {
         }
     }
 
-    /// The move to `Dead`: tears down what only this process used.
+    /// Kills the process with `retcode` (`zx_task_kill`): every thread not
+    /// started dies now, every running one is marked `Dying` (its CPU
+    /// interrupted, woken if parked) and dies at its next crate call; the
+    /// process is `Dead`, torn down and `ZX_PROCESS_TERMINATED` once the
+    /// last one is gone. Killing a dying or dead process changes nothing.
+    pub fn kill(&self, retcode: i64) {
+        self.kill_except(retcode, None);
+    }
+
+    /// The move to `Dead`: tears down what only this process used, then
+    /// raises `ZX_PROCESS_TERMINATED`.
     fn finish(&self) {
         for t in self.live_threads() {
             t.set_state(ThreadState::Dead);
         }
         drop(core::mem::take(&mut *self.threads.lock()));
         Self::abandon(&self.shareable, self.restricted.as_ref());
+        self.signals.raise(ZX_PROCESS_TERMINATED);
+    }
+
+    /// The process's signals (`ZX_PROCESS_TERMINATED` once dead).
+    pub fn signals(&self) -> &Signals<P> {
+        &self.signals
+    }
+
+    /// The futex context: the process's own, or its sharing group's.
+    pub fn futexes(&self) -> &Arc<FutexTable<P>> {
+        &self.shareable.futexes
     }
 
     /// Ends the process at once, when the host knows that none of its

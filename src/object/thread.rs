@@ -28,13 +28,15 @@
 //! Locks: `Thread::state` and `Thread::restricted` (leaves).
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use spin::Mutex;
 
+use crate::abi::{Status, ZX_THREAD_TERMINATED};
 use crate::platform::{Platform, ThreadToken};
 use crate::restricted::Slot;
 
+use super::wait::{self, Pending, Signals, WaitKind};
 use super::{Name, Process, next_koid};
 
 /// Where a thread is in its life (see the module docs).
@@ -65,6 +67,12 @@ pub struct Thread<P: Platform> {
     pub(crate) in_restricted: AtomicBool,
     /// A latched `zx_restricted_kick`.
     pub(crate) kick: AtomicBool,
+    /// Where a blocking wait stands ([`wait`]'s `RUNNING` ... `WOKEN`).
+    pub(crate) park: AtomicU8,
+    /// The wait in progress, if any.
+    pub(crate) pending: Mutex<Option<Pending<P>>>,
+    /// `ZX_THREAD_TERMINATED` and its waiters.
+    signals: Signals<P>,
 }
 
 impl<P: Platform> Thread<P> {
@@ -84,7 +92,15 @@ impl<P: Platform> Thread<P> {
             restricted: Mutex::new(Slot::default()),
             in_restricted: AtomicBool::new(false),
             kick: AtomicBool::new(false),
+            park: AtomicU8::new(wait::RUNNING),
+            pending: Mutex::new(None),
+            signals: Signals::default(),
         }
+    }
+
+    /// The thread's signals (`ZX_THREAD_TERMINATED` once dead).
+    pub fn signals(&self) -> &Signals<P> {
+        &self.signals
     }
 
     /// The thread's koid.
@@ -145,6 +161,22 @@ impl<P: Platform> Thread<P> {
         }
     }
 
+    /// `zx_task_kill` of this thread: one not started dies at once; one the
+    /// host runs is `Dying` (woken if parked, its CPU interrupted) and dies
+    /// at its next crate call. The process dies with its last thread.
+    pub fn kill(&self) {
+        let was = self.state();
+        if self.set_state(ThreadState::Dying) {
+            self.process.thread_gone();
+        }
+        if was == ThreadState::Running {
+            self.process
+                .aspace()
+                .platform()
+                .interrupt_thread(self.token());
+        }
+    }
+
     /// Moves to `to` (`Dying` or `Dead`); returns whether the thread was
     /// counted as started and is now dead (the caller then tells the
     /// process). A move to `Dying` of a `New` thread makes it `Dead`.
@@ -163,8 +195,60 @@ impl<P: Platform> Thread<P> {
         };
         if now == ThreadState::Dead {
             self.release_restricted();
+            self.abandon_wait();
+            self.signals.raise(ZX_THREAD_TERMINATED);
+        } else if was == ThreadState::Running {
+            // Killed while parked: wake it so it dies at its next crate
+            // call.
+            if self.record_result(Status::Canceled) {
+                self.notify_woken();
+            }
         }
         was != ThreadState::New && now == ThreadState::Dead
+    }
+
+    /// Records the thread as blocking on `kind` until `deadline`: the
+    /// caller holds the lock of the queue the thread is in.
+    pub(crate) fn begin_wait(&self, kind: WaitKind<P>, deadline: wait::Deadline) {
+        *self.pending.lock() = Some(Pending {
+            kind,
+            deadline,
+            result: None,
+        });
+        self.park.store(wait::BLOCKING, Ordering::Release);
+    }
+
+    /// A waker's first step, under the queue's lock: records `status` as
+    /// the result of the thread's wait if it has one without a result yet.
+    /// `true` if it did: the caller then calls
+    /// [`notify_woken`](Thread::notify_woken) outside every lock.
+    pub(crate) fn record_result(&self, status: Status) -> bool {
+        let mut pending = self.pending.lock();
+        match pending.as_mut() {
+            Some(p) if p.result.is_none() => {
+                p.result = Some(status);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A waker's second step: the thread is woken; if the host had parked
+    /// it, the host is told ([`Platform::wake`](crate::Platform::wake)).
+    pub(crate) fn notify_woken(&self) {
+        if self.park.swap(wait::WOKEN, Ordering::AcqRel) == wait::PARKED {
+            self.process.aspace().platform().wake(self.token());
+        }
+    }
+
+    /// Drops the wait in progress, if any, and takes the thread out of its
+    /// queue (its death, or its own timeout).
+    pub(crate) fn abandon_wait(&self) {
+        let pending = self.pending.lock().take();
+        self.park.store(wait::RUNNING, Ordering::Release);
+        if let Some(p) = pending {
+            p.kind.dequeue(self);
+        }
     }
 
     /// `New` → `Running`, under the caller's checks.

@@ -31,7 +31,7 @@ use std::any::Any;
 use std::boxed::Box;
 use std::collections::HashSet;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
@@ -59,6 +59,10 @@ struct Inner {
     interrupts: Mutex<Vec<ThreadToken>>,
     /// Koids of threads with an interrupt not yet taken by [`cpu::Cpu`].
     pending: Mutex<HashSet<u64>>,
+    /// Threads the crate woke ([`Platform::wake`]), oldest first.
+    woken: Mutex<Vec<ThreadToken>>,
+    /// The fake monotonic clock ([`Platform::now`]), in nanoseconds.
+    now: AtomicI64,
     /// What [`Platform::aarch32`] answers (0 unavailable, 1 available).
     aarch32: AtomicUsize,
     /// Threads the crate started (`Platform::thread_started`), each an
@@ -129,6 +133,8 @@ impl<A: Arch> Sim<A> {
                 pending: Mutex::new(HashSet::new()),
                 started: Mutex::new(Vec::new()),
                 aarch32: AtomicUsize::new(0),
+                woken: Mutex::new(Vec::new()),
+                now: AtomicI64::new(0),
                 tlb: Mutex::new(mmu::TlbModel::default()),
             }),
             _arch: PhantomData,
@@ -179,6 +185,22 @@ impl<A: Arch> Sim<A> {
     /// Threads the crate asked the host to interrupt, oldest first.
     pub fn interrupts(&self) -> Vec<ThreadToken> {
         self.inner.interrupts.lock().expect("sim lock").clone()
+    }
+
+    /// Takes the threads the crate woke since the last call
+    /// ([`Platform::wake`]), oldest first.
+    pub fn take_woken(&self) -> Vec<ThreadToken> {
+        core::mem::take(&mut *self.inner.woken.lock().expect("sim lock"))
+    }
+
+    /// Sets the fake monotonic clock ([`Platform::now`]).
+    pub fn set_now(&self, ns: i64) {
+        self.inner.now.store(ns, Ordering::SeqCst);
+    }
+
+    /// Moves the fake monotonic clock forward by `ns`.
+    pub fn advance(&self, ns: i64) {
+        self.inner.now.fetch_add(ns, Ordering::SeqCst);
     }
 
     /// Makes the machine's CPUs run (or not) AArch32 restricted code
@@ -260,6 +282,14 @@ impl<A: Arch> Platform for Sim<A> {
             .lock()
             .expect("sim lock")
             .push(Box::new(Started::<A>(thread.clone(), ctx)));
+    }
+
+    fn wake(&self, thread: ThreadToken) {
+        self.inner.woken.lock().expect("sim lock").push(thread);
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.now.load(Ordering::SeqCst)
     }
 
     fn aarch32(&self) -> Aarch32 {

@@ -20,6 +20,7 @@ mod restricted;
 mod task;
 pub mod user;
 mod vm;
+mod wait;
 
 use alloc::sync::Arc;
 
@@ -122,6 +123,20 @@ syscalls! {
     ThreadStart = 25, "zx_thread_start" => task::thread_start;
     /// `zx_thread_exit()`.
     ThreadExit = 26, "zx_thread_exit" => task::thread_exit;
+    /// `zx_task_kill(handle)`.
+    TaskKill = 27, "zx_task_kill" => wait::task_kill;
+    /// `zx_object_wait_one(handle, signals, deadline, observed)`.
+    ObjectWaitOne = 28, "zx_object_wait_one" => wait::object_wait_one;
+    /// `zx_futex_wait(value_ptr, current_value, new_futex_owner, deadline)`.
+    FutexWait = 29, "zx_futex_wait" => wait::futex_wait;
+    /// `zx_futex_wake(value_ptr, wake_count)`.
+    FutexWake = 30, "zx_futex_wake" => wait::futex_wake;
+    /// `zx_futex_requeue(value_ptr, wake_count, current_value, requeue_ptr, requeue_count, new_requeue_owner)`.
+    FutexRequeue = 31, "zx_futex_requeue" => wait::futex_requeue;
+    /// `zx_nanosleep(deadline)`.
+    Nanosleep = 32, "zx_nanosleep" => wait::nanosleep;
+    /// `zx_clock_get_monotonic()`: the time, not a status, in the return register.
+    ClockGetMonotonic = 33, "zx_clock_get_monotonic" => wait::clock_get_monotonic;
 }
 
 /// A syscall in progress.

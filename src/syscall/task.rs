@@ -225,7 +225,7 @@ fn start<P: Platform>(
 /// its process is killed.
 pub(super) fn process_exit<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     let retcode = call.args[0] as i64;
-    call.process().kill(retcode, Some(call.thread));
+    call.process().kill_except(retcode, Some(call.thread));
     call.outcome = Some(Outcome::ProcessExited(retcode));
     Ok(())
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod group;
+pub mod host;
 pub mod page_table;
 
 use std::sync::Arc;

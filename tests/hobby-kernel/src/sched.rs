@@ -24,6 +24,13 @@
 //! 4. With more than one runnable thread a timer interrupt preempts the
 //!    running one after a time slice; with one, no timer runs (so the
 //!    benchmarks' loops see no interrupts).
+//! 5. A thread whose syscall blocks ([`Outcome::Blocked`]) is parked
+//!    through [`Kernel::park`] and waits, off the run queue, until the
+//!    crate names it (`Platform::wake`, drained by
+//!    [`Machine::take_woken`]) or its deadline passes; then it is switched
+//!    in through [`Kernel::boundary`] (step 3), which finishes the
+//!    syscall. With nothing runnable the kernel idles to the earliest
+//!    deadline; if every thread waits forever, it stops.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -34,6 +41,7 @@ use spin::Mutex;
 
 use zx_subsystem::arch::Arch;
 use zx_subsystem::object::Thread;
+use zx_subsystem::object::wait::{Deadline, Park};
 use zx_subsystem::platform::UserContextOf;
 use zx_subsystem::{Kernel, Outcome, Platform, Trap, UserView};
 
@@ -61,6 +69,9 @@ pub trait Machine<P: Platform> {
     /// of `queue`, oldest first (cheap when there are none: it runs after
     /// every trap).
     fn take_started(&mut self, queue: &mut VecDeque<Task<P>>);
+    /// Appends the koids of the threads the crate woke
+    /// (`Platform::wake`) since the last call.
+    fn take_woken(&mut self, woken: &mut Vec<u64>);
 }
 
 /// Instructions a thread runs before another runnable one gets the CPU.
@@ -91,6 +102,82 @@ pub enum Stop<A: Arch> {
     NoThreads,
 }
 
+/// The threads that are not on the CPU: runnable ones in order, parked
+/// ones with their deadlines.
+struct Queues<P: Platform> {
+    runnable: VecDeque<Task<P>>,
+    parked: Vec<(Task<P>, Deadline)>,
+}
+
+impl<P: Platform> Queues<P> {
+    /// Moves parked threads the crate woke, or whose deadline passed, to
+    /// the runnable queue.
+    fn unpark(&mut self, woken: &mut Vec<u64>, now: i64) {
+        let mut i = 0;
+        while i < self.parked.len() {
+            let (t, deadline) = &self.parked[i];
+            let koid = t.thread.koid();
+            if let Some(w) = woken.iter().position(|k| *k == koid) {
+                woken.swap_remove(w);
+            } else if !deadline.passed(now) {
+                i += 1;
+                continue;
+            }
+            let (t, _) = self.parked.swap_remove(i);
+            self.runnable.push_back(t);
+        }
+        // Wakes of threads not parked (already runnable) are ignored.
+        woken.clear();
+    }
+
+    /// The next thread to run, switched in through a kernel boundary (a
+    /// thread killed while it waited is reaped, a woken one finishes its
+    /// syscall, one still waiting parks again). When nothing is runnable,
+    /// waits for the earliest deadline; `None` when no thread is left or
+    /// every one waits forever.
+    fn next<M: Machine<P>>(&mut self, kernel: &Kernel<P>, machine: &mut M) -> Option<Task<P>> {
+        loop {
+            let mut woken = Vec::new();
+            machine.take_woken(&mut woken);
+            self.unpark(&mut woken, kernel.platform().now());
+            if let Some(mut t) = self.runnable.pop_front() {
+                match kernel.boundary(&t.thread, &mut t.ctx) {
+                    Outcome::ThreadExited | Outcome::ProcessExited(_) | Outcome::Unhandled => {}
+                    Outcome::Blocked(b) => self.block(kernel, t, b.deadline),
+                    Outcome::Returned(_)
+                    | Outcome::ReturnedValue(_)
+                    | Outcome::Resume
+                    | Outcome::EnteredRestricted
+                    | Outcome::LeftRestricted(_) => return Some(t),
+                }
+                continue;
+            }
+            let earliest = self.parked.iter().map(|(_, d)| *d).min()?;
+            if earliest.is_infinite() {
+                return None;
+            }
+            // Idle until the deadline (under -icount, time is instructions).
+            while !earliest.passed(kernel.platform().now()) {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Whether the running thread needs a time slice: another is runnable,
+    /// or a parked one has a deadline to be checked.
+    fn needs_timer(&self) -> bool {
+        !self.runnable.is_empty() || self.parked.iter().any(|(_, d)| !d.is_infinite())
+    }
+
+    /// Parks `t` as the crate's blocking contract says.
+    fn block(&mut self, kernel: &Kernel<P>, t: Task<P>, deadline: Deadline) {
+        match kernel.park(&t.thread) {
+            Park::Parked => self.parked.push((t, deadline)),
+            Park::Woken => self.runnable.push_back(t),
+        }
+    }
+}
+
 /// Runs `first` (and every thread started since) until a host call stops
 /// everything, a normal-mode fault nobody resolves, or no thread is left.
 pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
@@ -99,9 +186,12 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
     machine: &mut M,
     host: &mut H,
 ) -> Stop<P::Arch> {
-    let mut queue: VecDeque<Task<P>> = first.into();
+    let mut q = Queues {
+        runnable: first.into(),
+        parked: Vec::new(),
+    };
     let mut loaded: Option<UserView> = None;
-    let Some(mut task) = queue.pop_front() else {
+    let Some(mut task) = q.runnable.pop_front() else {
         return Stop::NoThreads;
     };
     let mut timer_armed = false;
@@ -116,7 +206,7 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
                 loaded = Some(view);
             }
         }
-        if !queue.is_empty() && !timer_armed {
+        if !timer_armed && q.needs_timer() {
             machine.arm_timer(TIMESLICE_INSNS);
             timer_armed = true;
         }
@@ -145,48 +235,39 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
                 kernel.exception(&task.thread, &mut task.ctx, trap)
             }
         };
-        machine.take_started(&mut queue);
+        machine.take_started(&mut q.runnable);
         view_stale = outcome.switches_view();
+        // What to do with the current thread: keep running it, or put it
+        // away (queued, parked, or dropped once dead) and switch.
         match outcome {
             Outcome::Returned(_)
+            | Outcome::ReturnedValue(_)
             | Outcome::Resume
             | Outcome::EnteredRestricted
             | Outcome::LeftRestricted(_) => {
                 // The view is reloaded at the top of the loop if it changed.
-                if preempt && !queue.is_empty() {
-                    queue.push_back(task);
-                    match next(kernel, &mut queue) {
-                        Some(t) => task = t,
-                        None => return Stop::NoThreads,
-                    }
-                    view_stale = true;
+                if !preempt {
+                    continue;
                 }
-            }
-            Outcome::ThreadExited | Outcome::ProcessExited(_) => {
-                match next(kernel, &mut queue) {
-                    Some(t) => task = t,
-                    None => return Stop::NoThreads,
+                // Parked threads whose deadline passed get their turn.
+                let mut woken = Vec::new();
+                machine.take_woken(&mut woken);
+                q.unpark(&mut woken, kernel.platform().now());
+                if q.runnable.is_empty() {
+                    continue;
                 }
-                view_stale = true;
+                q.runnable.push_back(task);
             }
+            Outcome::Blocked(b) => q.block(kernel, task, b.deadline),
+            Outcome::ThreadExited | Outcome::ProcessExited(_) => drop(task),
             Outcome::Unhandled => return Stop::Unhandled(trap, task.ctx),
         }
+        task = match q.next(kernel, machine) {
+            Some(t) => t,
+            None => return Stop::NoThreads,
+        };
+        view_stale = true;
     }
-}
-
-/// The next runnable thread: each one switched in passes a kernel boundary
-/// first, where a thread killed while it waited is reaped.
-fn next<P: Platform>(kernel: &Kernel<P>, queue: &mut VecDeque<Task<P>>) -> Option<Task<P>> {
-    while let Some(mut t) = queue.pop_front() {
-        match kernel.boundary(&t.thread, &mut t.ctx) {
-            Outcome::ThreadExited | Outcome::ProcessExited(_) | Outcome::Unhandled => continue,
-            Outcome::Returned(_)
-            | Outcome::Resume
-            | Outcome::EnteredRestricted
-            | Outcome::LeftRestricted(_) => return Some(t),
-        }
-    }
-    None
 }
 
 /// Where a platform's `thread_started` puts threads until the scheduler
@@ -219,5 +300,38 @@ impl<P: Platform> StartedQueue<P> {
         let mut tasks = self.tasks.lock();
         self.any.store(false, Ordering::Release);
         queue.extend(tasks.drain(..));
+    }
+}
+
+/// Where a platform's `wake` puts the koids of woken threads until the
+/// scheduler takes them ([`Machine::take_woken`]).
+pub struct WokenQueue {
+    any: AtomicBool,
+    koids: Mutex<Vec<u64>>,
+}
+
+impl WokenQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        WokenQueue {
+            any: AtomicBool::new(false),
+            koids: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records a wake.
+    pub fn push(&self, koid: u64) {
+        self.koids.lock().push(koid);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Moves every recorded wake to `out`.
+    pub fn drain_into(&self, out: &mut Vec<u64>) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let mut koids = self.koids.lock();
+        self.any.store(false, Ordering::Release);
+        out.append(&mut koids);
     }
 }

@@ -20,6 +20,7 @@ use core::sync::atomic::Ordering;
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use zx_subsystem::arch::Aarch32;
 use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
@@ -33,11 +34,13 @@ use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::sched::{Machine, StartedQueue, Task};
+use crate::sched::{Machine, StartedQueue, Task, WokenQueue};
 use crate::zx_host::{INTERRUPT_REQUESTS, Program, abi};
 
 /// Threads the crate started, until the scheduler takes them.
 static STARTED: StartedQueue<HobbyPlatform> = StartedQueue::new();
+/// Threads the crate woke, until the scheduler takes them.
+static WOKEN: WokenQueue = WokenQueue::new();
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -82,6 +85,20 @@ impl Platform for HobbyPlatform {
             thread: thread.clone(),
             ctx,
         });
+    }
+
+    fn wake(&self, thread: ThreadToken) {
+        WOKEN.push(thread.koid);
+    }
+
+    fn now(&self) -> i64 {
+        let ticks: u64;
+        // SAFETY: reading the virtual counter has no effect.
+        unsafe {
+            asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack, preserves_flags))
+        };
+        // QEMU virt's counter runs at 62.5 MHz: 16 ns a tick.
+        (ticks as i64).saturating_mul(16)
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -181,6 +198,10 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
 
     fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
         STARTED.drain_into(queue);
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<u64>) {
+        WOKEN.drain_into(woken);
     }
 }
 

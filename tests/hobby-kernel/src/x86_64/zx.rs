@@ -21,6 +21,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use zx_subsystem::arch::x86_64::tlb::LocalTlb;
 use zx_subsystem::arch::x86_64::{UserContext, X86_64, run_user};
@@ -34,11 +35,13 @@ use super::paging;
 use super::zx_user;
 use crate::memory::FRAMES;
 use crate::report::Report;
-use crate::sched::{Machine, StartedQueue, Task};
+use crate::sched::{Machine, StartedQueue, Task, WokenQueue};
 use crate::zx_host::{INTERRUPT_REQUESTS, Program, abi};
 
 /// Threads the crate started, until the scheduler takes them.
 static STARTED: StartedQueue<HobbyPlatform> = StartedQueue::new();
+/// Threads the crate woke, until the scheduler takes them.
+static WOKEN: WokenQueue = WokenQueue::new();
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,6 +79,17 @@ impl Platform for HobbyPlatform {
             thread: thread.clone(),
             ctx,
         });
+    }
+
+    fn wake(&self, thread: ThreadToken) {
+        WOKEN.push(thread.koid);
+    }
+
+    fn now(&self) -> i64 {
+        // Under `-icount shift=0` the TSC advances by one per instruction,
+        // which QEMU's virtual clock counts as a nanosecond.
+        // SAFETY: rdtsc has no memory effect (CR4.TSD is clear in ring 0).
+        (unsafe { core::arch::x86_64::_rdtsc() }) as i64
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -170,6 +184,10 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
 
     fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
         STARTED.drain_into(queue);
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<u64>) {
+        WOKEN.drain_into(woken);
     }
 }
 
