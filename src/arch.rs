@@ -139,9 +139,10 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// With [`load_restricted_page`](Arch::load_restricted_page) this is
     /// enter's copy of the state: every word of it is read exactly once
     /// (the validated ones here), and only what was read is used.
+    /// `aarch32` is asked only for a state that wants AArch32.
     fn check_restricted(
         page: FrameMem<'_>,
-        aarch32: Aarch32,
+        aarch32: impl FnOnce() -> Aarch32,
     ) -> Result<Self::CheckedState, &'static str>;
 
     /// [`load_restricted`](Arch::load_restricted) from the page: the fields

@@ -161,7 +161,7 @@ pub(crate) fn enter<P: Platform>(
     // One copy out of the VMO, each word read once: the validated fields
     // now, the rest straight into the context below. Only what was read is
     // validated and used.
-    let aarch32 = thread.process().aspace().platform().aarch32();
+    let aarch32 = || thread.process().aspace().platform().aarch32();
     let checked = P::Arch::check_restricted(page, aarch32).map_err(Error::BadState)?;
     let ctx = ctx.ok_or(Error::NotSupported(
         "restricted enter needs the caller's registers",

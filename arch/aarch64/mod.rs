@@ -124,7 +124,7 @@ impl Arch for Aarch64 {
     #[inline]
     fn check_restricted(
         page: FrameMem<'_>,
-        aarch32: Aarch32,
+        aarch32: impl FnOnce() -> Aarch32,
     ) -> Result<restricted::Checked, &'static str> {
         restricted::check_page(page, aarch32)
     }

@@ -99,7 +99,7 @@ pub struct NormalTls {
 /// Why a state is refused (`ZX_ERR_BAD_STATE`).
 #[inline]
 pub fn validate(state: &State, aarch32: Aarch32) -> Result<(), &'static str> {
-    validate_fields(state.pc, state.cpsr, aarch32)
+    validate_fields(state.pc, state.cpsr, || aarch32)
 }
 
 /// The fields of a state that enter validates, as read and approved.
@@ -110,13 +110,17 @@ pub struct Checked {
 }
 
 #[inline]
-fn check(c: Checked, aarch32: Aarch32) -> Result<Checked, &'static str> {
+fn check(c: Checked, aarch32: impl FnOnce() -> Aarch32) -> Result<Checked, &'static str> {
     validate_fields(c.pc, c.cpsr, aarch32).map(|()| c)
 }
 
 /// Zircon's `ArchValidateStatePreRestrictedEntry`, in its order.
 #[inline]
-fn validate_fields(pc: u64, cpsr: u32, aarch32: Aarch32) -> Result<(), &'static str> {
+fn validate_fields(
+    pc: u64,
+    cpsr: u32,
+    aarch32: impl FnOnce() -> Aarch32,
+) -> Result<(), &'static str> {
     if pc & (1 << 55) != 0 {
         return Err("restricted pc is not a user address");
     }
@@ -126,7 +130,7 @@ fn validate_fields(pc: u64, cpsr: u32, aarch32: Aarch32) -> Result<(), &'static 
         }
         return Ok(());
     }
-    if aarch32 != Aarch32::Available {
+    if aarch32() != Aarch32::Available {
         return Err("AArch32 restricted state, but the CPU has no AArch32 at EL0");
     }
     if pc >= 1 << 32 {
@@ -230,7 +234,10 @@ macro_rules! each_x {
 /// [`validate`] on the state at offset 0 of `page`: reads the validated
 /// fields, once each.
 #[inline]
-pub fn check_page(page: FrameMem<'_>, aarch32: Aarch32) -> Result<Checked, &'static str> {
+pub fn check_page(
+    page: FrameMem<'_>,
+    aarch32: impl FnOnce() -> Aarch32,
+) -> Result<Checked, &'static str> {
     let w = page.words();
     check(
         Checked {
@@ -261,29 +268,48 @@ pub fn load_page(ctx: &mut UserContext, page: FrameMem<'_>, checked: Checked) ->
     ctx.spsr = u64::from(checked.cpsr);
     ctx.tpidr_el0 = w[word::TPIDR_EL0].load(Relaxed);
     if checked.cpsr & CPSR_AARCH32 != 0 {
-        a32_registers(&mut ctx.x);
-        ctx.tpidrro_el0 = ctx.tpidr_el0;
+        load_fixup_a32(ctx);
     }
     saved
+}
+
+/// What [`load_page`] adds for AArch32 restricted code, out of the
+/// AArch64 path.
+#[cold]
+#[inline(never)]
+fn load_fixup_a32(ctx: &mut UserContext) {
+    a32_registers(&mut ctx.x);
+    ctx.tpidrro_el0 = ctx.tpidr_el0;
 }
 
 /// [`save`] into offset 0 of `page`, one store per word.
 #[inline]
 pub fn save_page(ctx: &UserContext, page: FrameMem<'_>) {
-    let w = page.words();
     if ctx.spsr as u32 & CPSR_AARCH32 != 0 {
-        let mut x = ctx.x;
-        a32_registers(&mut x);
-        for (slot, r) in w.iter().zip(x) {
-            slot.store(r, Relaxed);
-        }
-    } else {
-        macro_rules! store_x {
-            ($i:literal) => {
-                w[$i].store(ctx.x[$i], Relaxed)
-            };
-        }
-        each_x!(store_x);
+        return save_page_a32(ctx, page);
+    }
+    let w = page.words();
+    macro_rules! store_x {
+        ($i:literal) => {
+            w[$i].store(ctx.x[$i], Relaxed)
+        };
+    }
+    each_x!(store_x);
+    w[word::SP].store(ctx.sp, Relaxed);
+    w[word::PC].store(ctx.pc, Relaxed);
+    w[word::TPIDR_EL0].store(ctx.tpidr_el0, Relaxed);
+    w[word::CPSR].store(cpsr_word((ctx.spsr as u32) & CPSR_A64_USER), Relaxed);
+}
+
+/// [`save_page`] for AArch32 restricted code, out of the AArch64 path.
+#[cold]
+#[inline(never)]
+fn save_page_a32(ctx: &UserContext, page: FrameMem<'_>) {
+    let w = page.words();
+    let mut x = ctx.x;
+    a32_registers(&mut x);
+    for (slot, r) in w.iter().zip(x) {
+        slot.store(r, Relaxed);
     }
     w[word::SP].store(ctx.sp, Relaxed);
     w[word::PC].store(ctx.pc, Relaxed);
@@ -413,7 +439,7 @@ mod tests {
             }
             assert!(page.write_pod(0, &state));
             let a32 = Aarch32::Available;
-            let checked = check_page(page, a32);
+            let checked = check_page(page, || a32);
             assert_eq!(checked.map(|_| ()), validate(&state, a32), "{state:x?}");
             let mut before = UserContext {
                 sp: next(),

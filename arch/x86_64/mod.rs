@@ -130,7 +130,7 @@ impl Arch for X86_64 {
     #[inline]
     fn check_restricted(
         page: FrameMem<'_>,
-        _aarch32: Aarch32,
+        _aarch32: impl FnOnce() -> Aarch32,
     ) -> Result<restricted::Checked, &'static str> {
         restricted::check_page(page)
     }

@@ -202,7 +202,9 @@ impl<P: Platform> Kernel<P> {
     ///
     /// A syscall instruction executed in restricted mode dispatches nothing:
     /// it leaves restricted mode with reason `SYSCALL`. A thread that was
-    /// killed is reaped instead ([`Outcome::ThreadExited`]).
+    /// killed is reaped instead ([`Outcome::ThreadExited`]), at the start of
+    /// the syscall, or at its end when it killed itself (`zx_task_kill` of
+    /// itself or its process, which does not return, as in Zircon).
     pub fn syscall(
         &self,
         thread: &Arc<Thread<P>>,
@@ -240,10 +242,9 @@ impl<P: Platform> Kernel<P> {
         if let Some(outcome) = call.outcome {
             return outcome;
         }
-        if thread.reap() {
-            // Killed while the syscall ran: it never returns to user mode.
-            return Outcome::ThreadExited;
-        }
+        // A thread killed by another while this syscall ran returns to user
+        // mode and leaves at its next trap, which the kill's interrupt
+        // brings about at once; one that killed itself has its outcome.
         let status = match result {
             Ok(()) => Status::Ok,
             Err(e) => e.status(),

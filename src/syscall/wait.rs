@@ -323,6 +323,10 @@ pub(super) fn task_kill<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
             });
         }
     }
+    // A task that killed itself does not return from the syscall.
+    if call.thread.reap() {
+        call.outcome = Some(Outcome::ThreadExited);
+    }
     Ok(())
 }
 

@@ -67,8 +67,8 @@ pub trait Machine<P: Platform> {
     fn load_view(&mut self, view: UserView);
     /// Moves the threads the crate started since the last call to the back
     /// of `queue`, oldest first (cheap when there are none: it runs after
-    /// every trap).
-    fn take_started(&mut self, queue: &mut VecDeque<Task<P>>);
+    /// every trap); says whether there were any.
+    fn take_started(&mut self, queue: &mut VecDeque<Task<P>>) -> bool;
     /// Appends the koids of the threads the crate woke
     /// (`Platform::wake`) since the last call.
     fn take_woken(&mut self, woken: &mut Vec<u64>);
@@ -195,37 +195,63 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
         return Stop::NoThreads;
     };
     let mut timer_armed = false;
-    // Whether the current thread's view must be looked up again: after a
-    // switch, and after an outcome that says so.
+    // Whether anything but the common case (a syscall returned, nothing
+    // started, no switch) happened since the last look: then the view
+    // (after a switch, or an outcome that says so) and the time slice are
+    // looked at again before returning to user mode.
     let mut view_stale = true;
+    let mut recheck = true;
+    // Whether the current thread's process has two views (a process made
+    // by zx_process_create_shared): only then does restricted mode switch
+    // roots.
+    let mut split = task.thread.process().restricted_aspace().is_some();
     loop {
-        if view_stale {
-            let view = kernel.user_view(&task.thread);
-            if loaded != Some(view) {
-                machine.load_view(view);
-                loaded = Some(view);
-            }
-        }
-        if !timer_armed && q.needs_timer() {
-            machine.arm_timer(TIMESLICE_INSNS);
-            timer_armed = true;
-        }
-        let trap = machine.enter(&mut task.ctx);
-        let mut preempt = false;
-        let outcome = match trap {
-            Trap::Syscall => {
-                let number = P::Arch::syscall_number(&task.ctx);
-                if number >= host.host_base() && !kernel.in_restricted_mode(&task.thread) {
-                    if let Some(code) = host.host_call(&mut task, machine) {
-                        return Stop::Exit(code);
-                    }
-                    Outcome::Resume
-                } else {
-                    kernel.syscall(&task.thread, &mut task.ctx)
+        if recheck {
+            if view_stale {
+                split = task.thread.process().restricted_aspace().is_some();
+                let view = kernel.user_view(&task.thread);
+                if loaded != Some(view) {
+                    machine.load_view(view);
+                    loaded = Some(view);
                 }
             }
-            Trap::PageFault(fault) => kernel.page_fault(&task.thread, &mut task.ctx, fault),
-            trap => {
+            if !timer_armed && q.needs_timer() {
+                machine.arm_timer(TIMESLICE_INSNS);
+                timer_armed = true;
+            }
+        }
+        // The hot path, in a loop of its own: syscalls of the crate that
+        // return, or enter and leave restricted mode on the same root, with
+        // no thread started meanwhile, go straight back to user mode.
+        let (trap, outcome) = loop {
+            let trap = machine.enter(&mut task.ctx);
+            if !matches!(trap, Trap::Syscall)
+                || (P::Arch::syscall_number(&task.ctx) >= host.host_base()
+                    && !kernel.in_restricted_mode(&task.thread))
+            {
+                break (trap, None);
+            }
+            let outcome = kernel.syscall(&task.thread, &mut task.ctx);
+            let same_view = match outcome {
+                Outcome::Returned(_) => true,
+                Outcome::EnteredRestricted | Outcome::LeftRestricted(_) => !split,
+                _ => false,
+            };
+            if !same_view || machine.take_started(&mut q.runnable) {
+                break (trap, Some(outcome));
+            }
+        };
+        let mut preempt = false;
+        let outcome = match (trap, outcome) {
+            (_, Some(outcome)) => outcome,
+            (Trap::Syscall, None) => {
+                if let Some(code) = host.host_call(&mut task, machine) {
+                    return Stop::Exit(code);
+                }
+                Outcome::Resume
+            }
+            (Trap::PageFault(fault), None) => kernel.page_fault(&task.thread, &mut task.ctx, fault),
+            (trap, None) => {
                 if let Trap::Interrupt(vector) = trap {
                     machine.ack_interrupt(vector);
                     timer_armed = false;
@@ -236,6 +262,7 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
             }
         };
         machine.take_started(&mut q.runnable);
+        recheck = true;
         view_stale = outcome.switches_view();
         // What to do with the current thread: keep running it, or put it
         // away (queued, parked, or dropped once dead) and switch.
@@ -292,14 +319,17 @@ impl<P: Platform> StartedQueue<P> {
         self.any.store(true, Ordering::Release);
     }
 
-    /// Moves every queued thread to the back of `queue`.
-    pub fn drain_into(&self, queue: &mut VecDeque<Task<P>>) {
+    /// Moves every queued thread to the back of `queue`; says whether
+    /// there were any.
+    #[inline]
+    pub fn drain_into(&self, queue: &mut VecDeque<Task<P>>) -> bool {
         if !self.any.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let mut tasks = self.tasks.lock();
         self.any.store(false, Ordering::Release);
         queue.extend(tasks.drain(..));
+        true
     }
 }
 

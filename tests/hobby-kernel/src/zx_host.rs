@@ -158,8 +158,10 @@ pub mod abi {
     pub const CAL_INSNS: u64 = 2 * CAL_LOOPS;
 
     /// The highest ratio (restricted round trip / null syscall, times 100)
-    /// the run accepts.
-    pub const MAX_RATIO_X100: u64 = 250;
+    /// the run accepts: the shared-process issue's target of 3x (the
+    /// round trip now goes through the scheduler's outcome handling and,
+    /// for shared processes, a root switch).
+    pub const MAX_RATIO_X100: u64 = 300;
 }
 
 /// How many times the crate called `Platform::interrupt_thread` (the arch
@@ -420,7 +422,7 @@ fn bench<W: Write>(
         ratio_x100 % 100
     ));
     r.check(
-        "bench: restricted round trip costs at most 2.5 null syscalls",
+        "bench: restricted round trip costs at most 3 null syscalls",
         ratio_x100 <= abi::MAX_RATIO_X100,
     );
 }

@@ -196,8 +196,8 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
         unsafe { load_ttbr0(view.root.as_u64(), view.asid) };
     }
 
-    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
-        STARTED.drain_into(queue);
+    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) -> bool {
+        STARTED.drain_into(queue)
     }
 
     fn take_woken(&mut self, woken: &mut Vec<u64>) {

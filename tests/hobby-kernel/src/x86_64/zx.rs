@@ -182,8 +182,8 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
         unsafe { load_root(view.root.as_u64(), pcid) };
     }
 
-    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) {
-        STARTED.drain_into(queue);
+    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) -> bool {
+        STARTED.drain_into(queue)
     }
 
     fn take_woken(&mut self, woken: &mut Vec<u64>) {
