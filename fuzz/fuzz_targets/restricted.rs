@@ -22,12 +22,12 @@ use libfuzzer_sys::fuzz_target;
 use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::{Aarch64, X86_64, aarch64, x86_64};
 use zx_subsystem::object::{KernelObject, Process, Thread};
-use zx_subsystem::{ExitReason, Outcome};
 use zx_subsystem::sim::Sim;
 use zx_subsystem::sim::cpu::SimArch;
 use zx_subsystem::syscall::SyscallNumber;
 use zx_subsystem::trap::{Access, PageFault, Trap};
 use zx_subsystem::vm::{Perms, Placement, Vmo};
+use zx_subsystem::{ExitReason, Outcome};
 use zx_subsystem::{Kernel, PAGE_SIZE};
 
 const SYSCALL: u64 = 0;
@@ -170,6 +170,7 @@ impl Layout for Aarch64 {
             pc: vector,
             spsr: 0,
             tpidr_el0: tls.0,
+            tpidrro_el0: 0,
         }
     }
     fn tls_pair(ctx: &aarch64::UserContext) -> (u64, u64) {

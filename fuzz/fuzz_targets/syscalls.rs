@@ -19,9 +19,13 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zx_subsystem::abi::{Rights, Status};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use zx_subsystem::abi::{Rights, Status, ZX_TIME_INFINITE};
 use zx_subsystem::arch::{Aarch64, X86_64};
-use zx_subsystem::object::KernelObject;
+use zx_subsystem::object::wait::{Deadline, Park};
+use zx_subsystem::object::{KernelObject, Thread};
 use zx_subsystem::sim::Sim;
 use zx_subsystem::sim::cpu::SimArch;
 use zx_subsystem::sim::model::driver::{check_layout, check_translations_within};
@@ -60,6 +64,8 @@ struct Call {
     /// lengths), so that calls with many arguments succeed often enough
     /// to reach their deeper paths.
     typed: bool,
+    /// How far the fake clock moves after the call (microseconds).
+    clock_step: u8,
 }
 
 /// What a syscall argument is, for typed calls.
@@ -71,6 +77,12 @@ enum Kind {
     Len,
     Options,
     Addr,
+    /// A futex word: one of eight aligned words in the scratch page.
+    Futex,
+    /// A deadline: the past, soon on the fake clock, or never.
+    Deadline,
+    /// `ZX_HANDLE_INVALID` half the time, else a handle from the pool.
+    MaybeHandle,
     Any,
 }
 
@@ -103,6 +115,13 @@ fn signature(n: SyscallNumber) -> [Kind; 8] {
         S::ThreadCreate => &[Handle, In, Len, Options, Out],
         S::ThreadStart => &[Handle, Addr, Addr, Any, Any],
         S::ThreadExit => &[],
+        S::TaskKill => &[Handle],
+        S::ObjectWaitOne => &[Handle, Options, Deadline, Out],
+        S::FutexWait => &[Futex, Options, MaybeHandle, Deadline],
+        S::FutexWake => &[Futex, Len],
+        S::FutexRequeue => &[Futex, Len, Options, Futex, Len, MaybeHandle],
+        S::Nanosleep => &[Deadline],
+        S::ClockGetMonotonic => &[],
     };
     let mut kinds = [Any; 8];
     kinds[..head.len()].copy_from_slice(head);
@@ -235,12 +254,21 @@ fn run<A: SimArch>(input: &Input) {
         process.copy_from_user(at, &mut b).expect("setup read");
         u32::from_ne_bytes(b)
     };
-    sys(SyscallNumber::ThreadCreate, &[u64::from(pool[3]), name, 0, 0, out(0)]);
+    sys(
+        SyscallNumber::ThreadCreate,
+        &[u64::from(pool[3]), name, 0, 0, out(0)],
+    );
     pool.push(read(out(0)));
-    sys(SyscallNumber::ProcessCreate, &[u64::from(pool[4]), name, 0, 0, out(1), out(2)]);
+    sys(
+        SyscallNumber::ProcessCreate,
+        &[u64::from(pool[4]), name, 0, 0, out(1), out(2)],
+    );
     let child = read(out(1));
     pool.extend([child, read(out(2))]);
-    sys(SyscallNumber::ThreadCreate, &[u64::from(child), name, 0, 0, out(3)]);
+    sys(
+        SyscallNumber::ThreadCreate,
+        &[u64::from(child), name, 0, 0, out(3)],
+    );
     pool.push(read(out(3)));
     let bases = [scratch, ro, data, root.range().unwrap().0];
     sim.fail_after(usize::from(input.frame_budget % 4096));
@@ -259,7 +287,10 @@ fn run<A: SimArch>(input: &Input) {
             Arg::Zero => 0,
         }
     };
-    let mut threads = vec![thread];
+    let mut threads = vec![thread.clone()];
+    let mut threads_all = vec![thread];
+    let mut futexes = FutexModel::default();
+    let mut blocked: Vec<(Arc<Thread<Sim<A>>>, A::UserContext, Deadline)> = Vec::new();
     for call in input.calls.iter().take(64) {
         let count = SyscallNumber::ALL.len() as u8;
         let number = if call.number < 224 {
@@ -267,8 +298,10 @@ fn run<A: SimArch>(input: &Input) {
         } else {
             u64::from(call.number) << 24
         };
-        threads.retain(|t| !t.is_dead());
-        let Some(caller) = threads.get(usize::from(call.thread) % threads.len().max(1)).cloned()
+        threads.retain(|t| !t.is_dead() && !blocked.iter().any(|(b, _, _)| Arc::ptr_eq(b, t)));
+        let Some(caller) = threads
+            .get(usize::from(call.thread) % threads.len().max(1))
+            .cloned()
         else {
             break;
         };
@@ -278,6 +311,8 @@ fn run<A: SimArch>(input: &Input) {
                 let entropy = args[i];
                 args[i] = match kind {
                     Kind::Handle => u64::from(pool[entropy as usize % pool.len()]),
+                    Kind::MaybeHandle if entropy % 2 == 0 => 0,
+                    Kind::MaybeHandle => u64::from(pool[(entropy / 2) as usize % pool.len()]),
                     // Distinct 8-byte slots in the scratch page's first 64
                     // bytes, where new handles are picked up from.
                     Kind::Out => scratch + 8 * i as u64,
@@ -295,6 +330,12 @@ fn run<A: SimArch>(input: &Input) {
                     Kind::Addr => {
                         bases[entropy as usize % bases.len()] + (entropy >> 8) % (8 * PAGE_SIZE)
                     }
+                    Kind::Futex => scratch + 128 + 4 * (entropy % 8),
+                    Kind::Deadline => match entropy % 4 {
+                        0 => 0,
+                        1 => ZX_TIME_INFINITE as u64,
+                        _ => (sim.now() + (entropy % 5000) as i64) as u64,
+                    },
                     Kind::Any => entropy,
                 };
             }
@@ -302,18 +343,78 @@ fn run<A: SimArch>(input: &Input) {
         let ok = if call.with_context {
             let mut ctx = A::UserContext::default();
             A::set_syscall(&mut ctx, number, &args);
+            let outcome = kernel.syscall(&caller, &mut ctx);
+            if let Outcome::Blocked(_) = outcome
+                && number == SyscallNumber::FutexWait as u64
+            {
+                futexes.block(args[0], caller.koid());
+            }
+            if let Outcome::Blocked(b) = outcome {
+                match kernel.park(&caller) {
+                    Park::Parked => blocked.push((caller.clone(), ctx, b.deadline)),
+                    Park::Woken => {
+                        let o = kernel.boundary(&caller, &mut ctx);
+                        assert!(
+                            !matches!(o, Outcome::Blocked(_)),
+                            "woken but blocked: {o:?}"
+                        );
+                    }
+                }
+            }
             matches!(
-                kernel.syscall(&caller, &mut ctx),
-                Outcome::Returned(Status::Ok) | Outcome::EnteredRestricted
+                outcome,
+                Outcome::Returned(Status::Ok)
+                    | Outcome::EnteredRestricted
+                    | Outcome::ReturnedValue(_)
+                    | Outcome::Blocked(_)
             )
         } else {
             kernel.syscall_raw(&caller, number, args) == 0
         };
+        let woken = sim.take_woken();
+        // The futex model: exactly the threads it says a wake or requeue
+        // wakes are woken, in queue order.
+        let dead = |k: u64| threads_all.iter().any(|t| t.koid() == k && t.is_dead());
+        if ok && number == SyscallNumber::FutexWake as u64 {
+            let want = futexes.wake(args[0], args[1] as u32, &dead);
+            assert_futex_wakes(&want, &woken);
+        }
+        if ok && number == SyscallNumber::FutexRequeue as u64 {
+            let want = futexes.requeue(args[0], args[1] as u32, args[3], args[4] as u32, &dead);
+            assert_futex_wakes(&want, &woken);
+        }
+        // The host's side: woken threads and passed deadlines resume.
+        sim.advance(i64::from(call.clock_step) * 1000);
+        let now = sim.now();
+        let mut still = Vec::new();
+        for (t, mut ctx, deadline) in blocked.drain(..) {
+            if !woken.iter().any(|w| w.koid == t.koid()) && !deadline.passed(now) {
+                still.push((t, ctx, deadline));
+                continue;
+            }
+            let o = kernel.boundary(&t, &mut ctx);
+            if !matches!(o, Outcome::Blocked(_)) {
+                futexes.forget(t.koid());
+            }
+            match o {
+                Outcome::Blocked(b) => {
+                    assert!(!b.deadline.passed(now), "blocked past its deadline");
+                    match kernel.park(&t) {
+                        Park::Parked => still.push((t, ctx, b.deadline)),
+                        Park::Woken => still.push((t, ctx, Deadline::at(now))),
+                    }
+                }
+                o => assert!(o.resumes() || o == Outcome::ThreadExited, "{o:?}"),
+            }
+        }
+        blocked = still;
         if let Some(i) = usize::try_from(number).ok().filter(|i| *i < 64) {
             CALLS[i].fetch_add(1, Ordering::Relaxed);
             OKS[i].fetch_add(u64::from(ok), Ordering::Relaxed);
         }
-        threads.extend(sim.take_started().into_iter().map(|(t, _)| t));
+        let started: Vec<_> = sim.take_started().into_iter().map(|(t, _)| t).collect();
+        threads_all.extend(started.iter().cloned());
+        threads.extend(started);
         // Out-parameters land in the scratch page: any word there may be a
         // new handle.
         let mut words = [0u8; 64];
@@ -328,7 +429,10 @@ fn run<A: SimArch>(input: &Input) {
     }
     sim.set_frame_limit(None);
 
-    for aspace in [Some(process.aspace()), process.restricted_aspace()].into_iter().flatten() {
+    for aspace in [Some(process.aspace()), process.restricted_aspace()]
+        .into_iter()
+        .flatten()
+    {
         let layout = aspace.layout();
         if let Err(e) = check_layout(&layout) {
             panic!("VMAR tree broken: {e}");
@@ -339,11 +443,68 @@ fn run<A: SimArch>(input: &Input) {
     }
     // The host's teardown: nothing runs any more.
     job.terminate_processes();
-    drop((threads, process, proto, job, kernel));
+    drop((threads, threads_all, blocked, process, proto, job, kernel));
     sim.take_started();
     let left = sim.frames_allocated();
     assert_eq!(left, 0, "{left} frames leaked after teardown");
     report_stats();
+}
+
+/// The futex queues as the crate must keep them: FIFO per key, a wake
+/// takes waiters from the front (dropping dead ones, which a wake skips),
+/// a requeue moves the next ones to the back of the other key's queue.
+#[derive(Default)]
+struct FutexModel {
+    queues: BTreeMap<u64, VecDeque<u64>>,
+}
+
+impl FutexModel {
+    fn block(&mut self, key: u64, koid: u64) {
+        self.queues.entry(key).or_default().push_back(koid);
+    }
+
+    fn forget(&mut self, koid: u64) {
+        for q in self.queues.values_mut() {
+            q.retain(|k| *k != koid);
+        }
+    }
+
+    fn take(&mut self, key: u64, count: u32, dead: &dyn Fn(u64) -> bool) -> Vec<u64> {
+        let mut out = Vec::new();
+        let Some(q) = self.queues.get_mut(&key) else {
+            return out;
+        };
+        while (out.len() as u32) < count {
+            let Some(k) = q.pop_front() else { break };
+            if !dead(k) {
+                out.push(k);
+            }
+        }
+        out
+    }
+
+    fn wake(&mut self, key: u64, count: u32, dead: &dyn Fn(u64) -> bool) -> Vec<u64> {
+        self.take(key, count, dead)
+    }
+
+    fn requeue(
+        &mut self,
+        key: u64,
+        wake: u32,
+        to: u64,
+        count: u32,
+        dead: &dyn Fn(u64) -> bool,
+    ) -> Vec<u64> {
+        let woken = self.take(key, wake, dead);
+        let moved = self.take(key, count, dead);
+        self.queues.entry(to).or_default().extend(moved);
+        woken
+    }
+}
+
+fn assert_futex_wakes(want: &[u64], woken: &[zx_subsystem::ThreadToken]) {
+    let got: Vec<u64> = woken.iter().map(|t| t.koid).collect();
+    assert_eq!(got, want, "futex model: woken threads");
 }
 
 fuzz_target!(|input: Input| {

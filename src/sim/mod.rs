@@ -198,6 +198,11 @@ impl<A: Arch> Sim<A> {
         self.inner.now.store(ns, Ordering::SeqCst);
     }
 
+    /// The fake monotonic clock ([`Platform::now`]).
+    pub fn now(&self) -> i64 {
+        self.inner.now.load(Ordering::SeqCst)
+    }
+
     /// Moves the fake monotonic clock forward by `ns`.
     pub fn advance(&self, ns: i64) {
         self.inner.now.fetch_add(ns, Ordering::SeqCst);
