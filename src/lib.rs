@@ -35,6 +35,11 @@ pub mod syscall;
 pub mod trap;
 pub mod vm;
 
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sim"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use outcome::{ExitReason, Outcome, UserView};
