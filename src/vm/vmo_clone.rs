@@ -161,7 +161,12 @@ impl<P: Platform> Tree<P> {
         let shares_nothing = window == 0
             || (node.parent.is_none() && node.pages.range(first..first + window).next().is_none());
         if shares_nothing {
-            return inner.nodes.insert(Node::new(size, None, false));
+            let mut alone = Node::new(size, None, false);
+            alone.origin = self
+                .root_offset(inner, v)
+                .map_or(0, |r| r / PAGE_SIZE)
+                .saturating_add(first);
+            return inner.nodes.insert(alone);
         }
         // Everything that can fail, first.
         inner.nodes.reserve(2)?;
@@ -181,6 +186,7 @@ impl<P: Platform> Tree<P> {
 
         let mut hidden = Node::new(v_size, old_edge, true);
         hidden.pages = moved;
+        hidden.origin = inner.node(v)?.origin;
         let h = inner.nodes.insert(hidden)?;
         let child_edge = Edge {
             parent: h,

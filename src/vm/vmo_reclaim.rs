@@ -5,13 +5,15 @@
 //! - A visible node goes when no [`Vmo`](super::Vmo) names it and it has no
 //!   slice or unidirectional child left; its frames are freed.
 //! - A hidden node lives while both its children do. When one goes, the
-//!   hidden node's pages that the survivor can see (inside its window, not
-//!   shadowed by its own copy) *migrate* into the survivor, the rest are
-//!   freed, and the survivor takes the hidden node's place, its window
-//!   narrowed to what the hidden node's own window let through.
+//!   hidden node's pages that a VMO below the survivor can still see
+//!   (inside the windows on the way, not shadowed by a copy of its own)
+//!   *migrate* into the survivor, the rest are freed, and the survivor
+//!   takes the hidden node's place, its window narrowed to what the hidden
+//!   node's own window let through.
 //! - When a child's window shrinks (the child shrank, or it was folded as
-//!   above), its hidden parent frees the pages neither child's window
-//!   covers and narrows its own window to the hull of theirs, and so on up.
+//!   above), its hidden parent frees the pages no VMO below it can see any
+//!   more and narrows its own window to the hull of its children's, and so
+//!   on up while windows narrow.
 //!
 //! No translation needs removing here: a page is freed only when no VMO's
 //! view shows it, and a mapping only ever translates to what its VMO's view
@@ -91,8 +93,12 @@ fn child_windows<P: Platform>(inner: &TreeInner<P>, h: SlabId) -> [(u64, u64); 2
     out
 }
 
-fn inside(windows: &[(u64, u64)], index: u64) -> bool {
-    windows.iter().any(|(lo, hi)| *lo <= index && index < *hi)
+/// Whether a VMO below hidden node `h` can see `h`'s page `index`.
+fn seen<P: Platform>(inner: &TreeInner<P>, h: SlabId, index: u64) -> bool {
+    inner
+        .nodes
+        .get(h)
+        .is_some_and(|n| n.children.iter().any(|c| inner.subtree_sees(*c, index)))
 }
 
 /// Folds hidden node `x`, left with one child, into that child.
@@ -108,33 +114,30 @@ fn fold<P: Platform>(inner: &mut TreeInner<P>, x: SlabId, freed: &mut Vec<PhysAd
         return;
     };
     let r = xn.children[0];
-    let Some(re) = inner.nodes.get(r).and_then(|n| n.parent) else {
-        freed.extend(xn.pages.into_values());
-        return;
-    };
-    // What `r` can show of `x`'s pages: inside its window and, if `r` is
-    // itself hidden, inside one of its children's.
-    let windows = inner
-        .nodes
-        .get(r)
-        .filter(|n| n.hidden)
-        .map(|_| child_windows(inner, r));
-    let Some(rn) = inner.nodes.get_mut(r) else {
+    let Some((re, r_hidden)) = inner.nodes.get(r).and_then(|n| Some((n.parent?, n.hidden))) else {
         freed.extend(xn.pages.into_values());
         return;
     };
     for (k, frame) in xn.pages {
+        // What `r` shows of `x`'s page `k`: inside its window, not its own
+        // copy, and (if `r` is hidden) seen by a VMO below it.
         let keep = re.down(k).filter(|j| {
-            !rn.pages.contains_key(j) && windows.as_ref().is_none_or(|w| inside(w, *j))
+            inner.nodes.get(r).is_some_and(|n| !n.pages.contains_key(j))
+                && (!r_hidden || seen(inner, r, *j))
         });
-        match keep {
-            Some(j) => {
+        match (keep, inner.nodes.get_mut(r)) {
+            (Some(j), Some(rn)) => {
                 rn.pages.insert(j, frame);
             }
-            None => freed.push(frame),
+            _ => freed.push(frame),
         }
     }
-    rn.parent = xn.parent.map(|xe| compose(re, xe));
+    if let Some(rn) = inner.nodes.get_mut(r) {
+        rn.parent = xn.parent.map(|xe| compose(re, xe));
+        if xn.parent.is_none() {
+            rn.origin = xn.origin.saturating_add(re.offset);
+        }
+    }
     if let Some(xe) = xn.parent {
         if let Some(y) = inner.nodes.get_mut(xe.parent) {
             for child in y.children.iter_mut() {
@@ -143,43 +146,56 @@ fn fold<P: Platform>(inner: &mut TreeInner<P>, x: SlabId, freed: &mut Vec<PhysAd
                 }
             }
         }
-        trim(inner, xe.parent, freed);
+        // Everything `x` read of its parent: the VMO that went may have
+        // been the last to see some of it.
+        trim(inner, xe.parent, xe.parent_range(), freed);
     }
 }
 
-/// Frees hidden node `h`'s pages outside its children's windows, narrows
-/// its own window to the hull of theirs, and goes on up while windows
-/// narrow.
+/// After a VMO below hidden node `h` stopped seeing `h`'s pages
+/// `[range.0, range.1)` (it went away or shrank): frees those of them no
+/// VMO below `h` sees any more, narrows `h`'s window to the hull of its
+/// children's, and goes on up with the range as the parent sees it. (If
+/// the list of doomed pages cannot be allocated they stay, unseen, until
+/// the tree changes again.)
 pub(super) fn trim<P: Platform>(
     inner: &mut TreeInner<P>,
     mut h: SlabId,
+    mut range: (u64, u64),
     freed: &mut Vec<PhysAddr>,
 ) {
-    loop {
-        if !inner.nodes.get(h).is_some_and(|n| n.hidden) {
+    while range.0 < range.1 {
+        let Some(node) = inner.nodes.get(h).filter(|n| n.hidden) else {
             return;
+        };
+        let mut doomed = Vec::new();
+        let candidates = node.pages.range(range.0..range.1);
+        if doomed.try_reserve(candidates.clone().count()).is_ok() {
+            doomed.extend(
+                candidates
+                    .filter(|(k, _)| !seen(inner, h, **k))
+                    .map(|(k, _)| *k),
+            );
         }
         let windows = child_windows(inner, h);
         let Some(node) = inner.nodes.get_mut(h) else {
             return;
         };
-        freed.extend(
-            node.pages
-                .extract_if(.., |k, _| !inside(&windows, *k))
-                .map(|(_, f)| f),
-        );
+        for k in doomed {
+            freed.extend(node.pages.remove(&k));
+        }
         let nonempty = windows.iter().filter(|(lo, hi)| lo < hi);
         let lo = nonempty.clone().map(|w| w.0).min().unwrap_or(0);
         let hi = nonempty.map(|w| w.1).max().unwrap_or(0);
         let Some(edge) = node.parent.as_mut() else {
             return;
         };
+        // The parent's pages this node stopped reading, or that the VMO
+        // that went could see through it.
+        let (a, b) = (range.0.max(edge.start), range.1.min(edge.end));
+        range = (a.saturating_add(edge.offset), b.saturating_add(edge.offset));
         let (start, end) = (edge.start.max(lo), edge.end.min(hi));
-        let (start, end) = if start < end { (start, end) } else { (0, 0) };
-        if (start, end) == (edge.start, edge.end) {
-            return;
-        }
-        (edge.start, edge.end) = (start, end);
+        (edge.start, edge.end) = if start < end { (start, end) } else { (0, 0) };
         h = edge.parent;
     }
 }
@@ -211,13 +227,17 @@ impl<P: Platform> Tree<P> {
             return;
         };
         if edge.end > pages {
+            let gone = (
+                edge.start.max(pages).saturating_add(edge.offset),
+                edge.end.saturating_add(edge.offset),
+            );
             edge.end = pages;
             if edge.start >= edge.end {
                 (edge.start, edge.end) = (0, 0);
             }
             if edge.kind == EdgeKind::Cow {
                 let parent = edge.parent;
-                trim(inner, parent, freed);
+                trim(inner, parent, gone, freed);
             }
         }
     }

@@ -101,6 +101,10 @@ pub(super) struct Node<P: Platform> {
     /// A [`Vmo`](super::Vmo) refers to the node.
     pub(super) referenced: bool,
     pub(super) hidden: bool,
+    /// For a node without a parent: where its page 0 lies in the root VMO
+    /// it was cloned from, in pages (0 for a root VMO; a snapshot that
+    /// shares nothing still inherits Zircon's root-offset limits).
+    pub(super) origin: u64,
 }
 
 impl<P: Platform> Node<P> {
@@ -114,6 +118,7 @@ impl<P: Platform> Node<P> {
             links: BTreeMap::new(),
             referenced: !hidden,
             hidden,
+            origin: 0,
         }
     }
 
@@ -158,6 +163,38 @@ impl<P: Platform> TreeInner<P> {
 
     pub(super) fn node_mut(&mut self, id: SlabId) -> Result<&mut Node<P>> {
         self.nodes.get_mut(id).ok_or(GONE)
+    }
+
+    /// Whether any visible node in the subtree of `top` (a child of a
+    /// hidden node) shows the hidden node's page `index`: it is inside the
+    /// windows on the way down and no node on the way holds its own copy.
+    /// Iterative (user space chooses the depth); answers `true` if it
+    /// cannot allocate its work list, which only costs a copy.
+    pub(super) fn subtree_sees(&self, top: SlabId, index: u64) -> bool {
+        let mut work: Vec<(SlabId, u64)> = Vec::new();
+        if work.try_reserve(8).is_err() {
+            return true;
+        }
+        work.push((top, index));
+        while let Some((id, index)) = work.pop() {
+            let Some(node) = self.nodes.get(id) else {
+                continue;
+            };
+            let Some(i) = node.parent.and_then(|e| e.down(index)) else {
+                continue;
+            };
+            if i >= node.extent() || node.pages.contains_key(&i) {
+                continue;
+            }
+            if !node.hidden {
+                return true;
+            }
+            if work.try_reserve(node.children.len()).is_err() {
+                return true;
+            }
+            work.extend(node.children.iter().map(|c| (*c, i)));
+        }
+        false
     }
 }
 
@@ -346,44 +383,12 @@ impl<P: Platform> Tree<P> {
             let up = edge.up(index)?;
             let hidden = inner.nodes.get(edge.parent)?;
             for &other in &hidden.children {
-                if other != id && self.subtree_sees(inner, other, up) {
+                if other != id && inner.subtree_sees(other, up) {
                     return None;
                 }
             }
             (id, index) = (edge.parent, up);
         }
-    }
-
-    /// Whether any visible node in the subtree of `top` (a child of a
-    /// hidden node) shows the hidden node's page `index`: it is inside the
-    /// windows on the way down and no node on the way holds its own copy.
-    /// Iterative (user space chooses the depth); answers `true` if it
-    /// cannot allocate its work list, which only costs a copy.
-    fn subtree_sees(&self, inner: &TreeInner<P>, top: SlabId, index: u64) -> bool {
-        let mut work: Vec<(SlabId, u64)> = Vec::new();
-        if work.try_reserve(8).is_err() {
-            return true;
-        }
-        work.push((top, index));
-        while let Some((id, index)) = work.pop() {
-            let Some(node) = inner.nodes.get(id) else {
-                continue;
-            };
-            let Some(i) = node.parent.and_then(|e| e.down(index)) else {
-                continue;
-            };
-            if i >= node.extent() || node.pages.contains_key(&i) {
-                continue;
-            }
-            if !node.hidden {
-                return true;
-            }
-            if work.try_reserve(node.children.len()).is_err() {
-                return true;
-            }
-            work.extend(node.children.iter().map(|c| (*c, i)));
-        }
-        false
     }
 
     /// Removes the translations of pages `[first, first + count)` of `id`
@@ -421,14 +426,18 @@ impl<P: Platform> Tree<P> {
         }
     }
 
-    /// The offset, in bytes, of node `id`'s page 0 in the root of its tree
-    /// (every edge's offset added up), or `None` if it overflows.
+    /// The offset, in bytes, of node `id`'s page 0 in the root VMO of its
+    /// tree (every edge's offset added up, and the top node's origin), or
+    /// `None` if it overflows.
     pub(super) fn root_offset(&self, inner: &TreeInner<P>, mut id: SlabId) -> Option<u64> {
         let mut pages = 0u64;
-        while let Some(edge) = inner.nodes.get(id)?.parent {
+        loop {
+            let node = inner.nodes.get(id)?;
+            let Some(edge) = node.parent else {
+                return pages.checked_add(node.origin)?.checked_mul(PAGE_SIZE);
+            };
             pages = pages.checked_add(edge.offset)?;
             id = edge.parent;
         }
-        pages.checked_mul(PAGE_SIZE)
     }
 }
