@@ -5,8 +5,10 @@
 //! call goes through `syscall_raw` or, for some, `Kernel::syscall` with a
 //! register context (which can enter restricted mode). The run must never
 //! panic or hang; afterwards the VMAR tree must be well-formed, no page may
-//! translate beyond its protection, and after teardown every frame must be
-//! back.
+//! translate beyond its protection or show another frame than its VMO
+//! (writable only for the VMO's own page: snapshots share no writable
+//! frame), and after teardown every frame must be back. `zx_vmo_create_child`
+//! options are drawn from its kinds and their combinations.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -34,6 +36,9 @@ enum Arg {
     Small(u8),
     /// A single bit.
     Bit(u8),
+    /// A `zx_vmo_create_child` option word: a kind, maybe `RESIZABLE` or
+    /// `NO_WRITE`, sometimes two kinds.
+    ChildOptions(u8),
     Raw(u64),
     Zero,
 }
@@ -127,6 +132,22 @@ fn run<A: SimArch>(input: &Input) {
             Arg::Pages(n) => u64::from(n) * PAGE_SIZE,
             Arg::Small(n) => u64::from(n),
             Arg::Bit(b) => 1u64 << (b % 64),
+            Arg::ChildOptions(o) => {
+                // SNAPSHOT, RESIZABLE, SLICE, AT_LEAST_ON_WRITE, NO_WRITE,
+                // REFERENCE, SNAPSHOT_MODIFIED: bits 0, 2..=7.
+                let kinds = [1u64 << 0, 1 << 4, 1 << 3, 1 << 7, 1 << 6];
+                let mut v = kinds[usize::from(o % 5)];
+                if o & 0x10 != 0 {
+                    v |= 1 << 2;
+                }
+                if o & 0x20 != 0 {
+                    v |= 1 << 5;
+                }
+                if o & 0x40 != 0 {
+                    v |= kinds[usize::from((o >> 3) % 5)];
+                }
+                v
+            }
             Arg::Raw(v) => v,
             Arg::Zero => 0,
         }
@@ -166,6 +187,9 @@ fn run<A: SimArch>(input: &Input) {
     }
     if let Err(e) = check_translations_within(&sim, aspace.root_table(), &layout, 16) {
         panic!("translation beyond protection: {e}");
+    }
+    if let Err(e) = aspace.audit_views(16) {
+        panic!("translation and VMO disagree: {e}");
     }
     thread.exit();
     aspace.teardown();

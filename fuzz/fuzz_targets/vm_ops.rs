@@ -1,14 +1,16 @@
 //! Sequences of VMO/VMAR/handle operations and user accesses on a small
 //! address window, compared step by step with the reference model
 //! (`zx_subsystem::sim::model`), with the kernel's invariants checked after
-//! every step and a leak check after teardown. Both arches.
+//! every step and a leak check after teardown. Both arches, and both of
+//! the model's generators: the broad one and the snapshot-heavy one (VMO
+//! trees with mapped snapshots written from every side).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use zx_subsystem::arch::{Aarch64, X86_64};
 use zx_subsystem::sim::model::driver::run_ops;
-use zx_subsystem::sim::model::ops_gen::{RawOp, op};
+use zx_subsystem::sim::model::ops_gen::{RawOp, op, snapshot_op};
 
 /// One operation's raw material; `ops_gen::op` biases it toward live
 /// handles, mapped pages and mostly-valid options.
@@ -26,16 +28,19 @@ struct FuzzOp {
 #[derive(Arbitrary, Debug)]
 struct Input {
     aarch64: bool,
+    /// `ops_gen::snapshot_op` instead of `ops_gen::op`.
+    snapshots: bool,
     ops: Vec<FuzzOp>,
 }
 
 fuzz_target!(|input: Input| {
+    let generate = if input.snapshots { snapshot_op } else { op };
     let ops: Vec<_> = input
         .ops
         .iter()
-        .take(96)
+        .take(128)
         .map(|o| {
-            op(RawOp {
+            generate(RawOp {
                 kind: o.kind,
                 h1: o.h1,
                 h2: o.h2,

@@ -14,15 +14,16 @@
 //!   its parent at an offset, both ways. Slices of resizable VMOs are
 //!   refused (as in Zircon), so a slice's window never loses pages.
 //! - A *snapshot* (`ZX_VMO_CHILD_SNAPSHOT`, and
-//!   `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` of anything that is not a
-//!   slice, as Zircon does for anonymous memory) is a true copy: the pages
+//!   `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` of anything not reached
+//!   through a slice, as Zircon does for anonymous memory) is a true copy:
+//!   the pages
 //!   both sides share move into a *hidden* node that becomes the parent of
 //!   both (Zircon's hidden `VmCowPages`), every existing translation of
 //!   them loses `WRITE`, and the first write from either side copies the
 //!   page — or takes it over, when no other VMO can see it any more.
-//!   Neither side ever sees the other's later writes. See
-//!   [`super::vmo_clone`]; how pages migrate and are freed when a side goes
-//!   away or shrinks: [`super::vmo_reclaim`].
+//!   Neither side ever sees the other's later writes. See the `vmo_clone`
+//!   module; how pages migrate and are freed when a side goes away or
+//!   shrinks: the `vmo_reclaim` module.
 //! - A *unidirectional* child (`SNAPSHOT_AT_LEAST_ON_WRITE` of a slice, or
 //!   below one) starts with no pages and reads its parent's current view
 //!   (a read fault maps that frame read-only); its first write copies the
@@ -392,6 +393,18 @@ impl<P: Platform> Vmo<P> {
             .ok()
             .and_then(|(owner, _)| inner.nodes.get(owner))
             .is_some_and(|n| n.parent.is_some())
+    }
+
+    /// The frame page `offset` shows now and whether it is the VMO's own
+    /// (through slices), without committing anything; `None` for a page
+    /// that reads as zero or lies past the end.
+    pub(crate) fn view(&self, offset: u64) -> Option<Resolved> {
+        let inner = self.tree.inner.lock();
+        self.tree.check_range(&inner, self.node, offset, 1).ok()?;
+        self.tree
+            .visible(&inner, self.node, offset / PAGE_SIZE)
+            .ok()?
+            .2
     }
 
     /// Calls `f(offset, resolved)` for every page of `[offset, offset + len)`

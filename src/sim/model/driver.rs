@@ -18,15 +18,23 @@
 //!   (VMO, offset, maximum, protection) equal the model's;
 //! - page tables, probed through the soft MMU for every page of the window:
 //!   a translation only where the model has a mapping with some permission,
-//!   with exactly the model's permissions, to a live frame, the same frame
-//!   for the same VMO page everywhere; and no TLB entry the tables no
-//!   longer back;
+//!   with exactly the model's permissions (except that a page of a VMO
+//!   whose tree had copy-on-write children may lack `WRITE` until it is
+//!   written), to a live frame, the same frame for the same VMO byte
+//!   everywhere (through slices); a frame translated writable for one
+//!   VMO page translated for no other (a snapshot never shares a frame it
+//!   can write; only an at-least-on-write child through a slice may read
+//!   its parent's); and no TLB entry the tables no longer back;
+//! - every translation of the process (scratch mapping included) shows the
+//!   frame its VMO shows, writable only if that frame is the VMO's own
+//!   ([`AddressSpace::audit_views`]);
 //! - a failed call allocated no frame;
 //!
 //! and [`Harness::finish`] closes every handle, tears the process down and
 //! checks that every frame came back.
 //!
 //! [`AddressSpace::layout`]: crate::vm::AddressSpace::layout
+//! [`AddressSpace::audit_views`]: crate::vm::AddressSpace::audit_views
 
 use std::collections::BTreeMap;
 use std::format;
@@ -97,6 +105,13 @@ pub enum Op {
     },
     /// `zx_vmo_set_size`.
     VmoSetSize { vmo: HandleRef, size: u64 },
+    /// `zx_vmo_create_child`.
+    CreateChild {
+        vmo: HandleRef,
+        options: u32,
+        offset: u64,
+        size: u64,
+    },
     /// `zx_vmar_map`; `offset` is relative to the VMAR.
     Map {
         vmar: HandleRef,
@@ -152,6 +167,7 @@ impl Op {
             Op::VmoRead { .. } => "vmo_read",
             Op::VmoWrite { .. } => "vmo_write",
             Op::VmoSetSize { .. } => "vmo_set_size",
+            Op::CreateChild { .. } => "vmo_create_child",
             Op::Map { .. } => "map",
             Op::Unmap { .. } => "unmap",
             Op::Protect { .. } => "protect",
@@ -190,6 +206,11 @@ const OUT_HANDLE: u64 = 0;
 const OUT_ADDR: u64 = 8;
 const OUT_INFO: u64 = 64;
 const BYTE_BUF: u64 = 128;
+
+/// A translation of a frame: the VMO page behind it (through slices), as
+/// (model VMO index, offset); whether it is writable; whether that VMO's
+/// bytes are unpredictable (it may share its parent's frames).
+type FrameUser = ((usize, u64), bool, bool);
 
 fn status(raw: i32) -> Result<Outcome<()>, Mismatch> {
     match Status::try_from(raw) {
@@ -451,6 +472,29 @@ impl<A: Arch> Harness<A> {
                 let st = status(self.call(SyscallNumber::VmoSetSize, &[h.into(), size]))?;
                 (st.err(), self.model.vmo_set_size(h, size, st))
             }
+            Op::CreateChild {
+                vmo,
+                options,
+                offset,
+                size,
+            } => {
+                let h = self.handle(vmo);
+                let st = status(self.call(
+                    SyscallNumber::VmoCreateChild,
+                    &[h.into(), options.into(), offset, size, out(OUT_HANDLE)],
+                ))?;
+                let actual = match st {
+                    Ok(()) => {
+                        let child = self.read_u32(OUT_HANDLE);
+                        Ok((child, self.koid(child)?))
+                    }
+                    Err(e) => Err(e),
+                };
+                let r = self
+                    .model
+                    .vmo_create_child(h, options, offset, size, actual);
+                (st.err(), r)
+            }
             Op::Map {
                 vmar,
                 options,
@@ -615,7 +659,11 @@ impl<A: Arch> Harness<A> {
         let layout = self.process.aspace().layout();
         check_layout(&layout)?;
         self.compare_layout(&layout)?;
-        self.check_translations()
+        self.check_translations()?;
+        self.process
+            .aspace()
+            .audit_views(u64::MAX)
+            .map_err(|e| format!("translation and VMO disagree: {e}"))
     }
 
     fn check_handles(&self) -> Result<(), Mismatch> {
@@ -749,7 +797,10 @@ impl<A: Arch> Harness<A> {
     fn check_translations(&self) -> Result<(), Mismatch> {
         let aspace = self.process.aspace();
         let (root, asid) = (aspace.root_table(), aspace.asid());
-        let mut frames: BTreeMap<(u64, u64), PhysAddr> = BTreeMap::new();
+        // The frame each backing VMO byte range (through slices) shows.
+        let mut frames: BTreeMap<(usize, u64), PhysAddr> = BTreeMap::new();
+        // Who translates each frame: (backing page, writable, fuzzy).
+        let mut users: BTreeMap<PhysAddr, Vec<FrameUser>> = BTreeMap::new();
         for i in 0..WINDOW_PAGES {
             let va = self.window + i * PAGE_SIZE;
             if self.sim.tlb_stale(root, asid, va) {
@@ -765,15 +816,15 @@ impl<A: Arch> Harness<A> {
             if p.vmo_offset >= vmo.size {
                 return Err(format!("{va:#x} translates beyond its VMO's end"));
             }
-            let got = (e.read, e.write, e.execute);
-            let want = (
-                p.prot.contains(Perms::READ),
-                p.prot.contains(Perms::WRITE),
-                p.prot.contains(Perms::EXECUTE),
-            );
-            if got != want {
+            let want_write = p.prot.contains(Perms::WRITE);
+            let write_ok = e.write == want_write || (want_write && self.model.may_share(p.vmo));
+            if e.read != p.prot.contains(Perms::READ)
+                || !write_ok
+                || e.execute != p.prot.contains(Perms::EXECUTE)
+            {
                 return Err(format!(
-                    "{va:#x}: page table gives r/w/x {got:?}, protection is {:?}",
+                    "{va:#x}: page table gives r/w/x {:?}, protection is {:?}",
+                    (e.read, e.write, e.execute),
                     p.prot
                 ));
             }
@@ -784,13 +835,34 @@ impl<A: Arch> Harness<A> {
                 ));
             }
             let page = PhysAddr::new(e.pa.as_u64() & !(PAGE_SIZE - 1));
-            if let Some(prev) = frames.insert((vmo.koid, p.vmo_offset), page)
+            let backing = self.model.backing(p.vmo, p.vmo_offset);
+            if let Some(prev) = frames.insert(backing, page)
                 && prev != page
             {
                 return Err(format!(
                     "VMO {} offset {:#x} is mapped to two frames",
                     vmo.koid, p.vmo_offset
                 ));
+            }
+            let fuzzy = self.model.vmos[backing.0].fuzzy;
+            users
+                .entry(page)
+                .or_default()
+                .push((backing, e.write, fuzzy));
+        }
+        for (frame, who) in &users {
+            for (key, writable, _) in who.iter().filter(|w| w.1) {
+                if let Some(other) = who.iter().find(|o| o.0 != *key && !o.2) {
+                    return Err(format!(
+                        "frame {:#x} is writable for VMO {} page {:#x} (writable {writable}) \
+                         and translated for VMO {} page {:#x} too",
+                        frame.as_u64(),
+                        self.model.vmos[key.0].koid,
+                        key.1,
+                        self.model.vmos[other.0.0].koid,
+                        other.0.1
+                    ));
+                }
             }
         }
         Ok(())
