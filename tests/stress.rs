@@ -1,9 +1,11 @@
 //! Concurrency stress: several host threads, each a thread of one process,
 //! map, protect, unmap, fault (soft-MMU accesses plus the crate's fault
-//! handler), enter restricted mode and kick, all at once on one address
-//! space. A watchdog turns a deadlock into a failure. At the end the VMAR
-//! tree must be well-formed, no page may translate beyond its protection,
-//! and after teardown every frame must be back.
+//! handler), snapshot the mapped VMO (write-protecting live mappings while
+//! others write through them) and close the snapshots again, enter
+//! restricted mode and kick, all at once on one address space. A watchdog
+//! turns a deadlock into a failure. At the end the VMAR tree must be
+//! well-formed, no page may translate beyond its protection or to another
+//! frame than its VMO shows, and after teardown every frame must be back.
 
 mod common;
 
@@ -172,6 +174,66 @@ fn restricted<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
     }
 }
 
+/// Snapshots the shared VMO (and now and then the snapshot), reads the
+/// snapshot back while the others write the parent, and closes them.
+fn snapshotter<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
+    let mut rng = 0x5eed_0000 + w;
+    let out = s.out(w);
+    let read_u32 = |at: u64| {
+        let mut b = [0u8; 4];
+        s.env.process.aspace().copy_from_user(at, &mut b).unwrap();
+        u32::from_ne_bytes(b)
+    };
+    for _ in 0..ROUNDS / 4 {
+        let offset = (next(&mut rng) % 4) * PAGE_SIZE;
+        let st = s.call(
+            t,
+            SyscallNumber::VmoCreateChild,
+            &[
+                s.vmo.into(),
+                ZX_VMO_CHILD_SNAPSHOT.into(),
+                offset,
+                (PAGES - 4) * PAGE_SIZE,
+                out,
+            ],
+        );
+        assert_eq!(st, 0, "snapshot");
+        let child = read_u32(out);
+        let mut handles = vec![child];
+        if next(&mut rng).is_multiple_of(3) {
+            let st = s.call(
+                t,
+                SyscallNumber::VmoCreateChild,
+                &[
+                    child.into(),
+                    ZX_VMO_CHILD_SNAPSHOT.into(),
+                    0,
+                    PAGE_SIZE,
+                    out,
+                ],
+            );
+            assert_eq!(st, 0, "snapshot of a snapshot");
+            handles.push(read_u32(out));
+        }
+        let page = next(&mut rng) % (PAGES - 4);
+        let st = s.call(
+            t,
+            SyscallNumber::VmoRead,
+            &[child.into(), out + 8, page * PAGE_SIZE, 8],
+        );
+        assert_eq!(st, 0, "read the snapshot");
+        let st = s.call(
+            t,
+            SyscallNumber::VmoWrite,
+            &[child.into(), out + 8, page * PAGE_SIZE, 8],
+        );
+        assert_eq!(st, 0, "write the snapshot");
+        for h in handles.into_iter().rev() {
+            assert_eq!(s.call(t, SyscallNumber::HandleClose, &[h.into()]), 0);
+        }
+    }
+}
+
 fn kicker<A: SimArch>(s: &Shared<A>, t: &T<A>, target: zx_handle_t) {
     for _ in 0..ROUNDS * 2 {
         let st = s.call(t, SyscallNumber::RestrictedKick, &[target.into(), 0]);
@@ -214,7 +276,7 @@ fn stress<A: SimArch>() {
         vmo,
         done: AtomicBool::new(false),
     });
-    let workers = 6;
+    let workers = 7;
     let barrier = Arc::new(Barrier::new(workers));
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::new();
@@ -235,7 +297,8 @@ fn stress<A: SimArch>() {
                 2 => protector(&s, &t, w),
                 3 => faulter(&s, w),
                 4 => restricted(&s, &t, w),
-                _ => kicker(&s, &t, target),
+                5 => kicker(&s, &t, target),
+                _ => snapshotter(&s, &t, w),
             }
             if w == 4 {
                 s.done.store(true, Ordering::Relaxed);
@@ -262,6 +325,7 @@ fn stress<A: SimArch>() {
     let layout = aspace.layout();
     check_layout(&layout).unwrap();
     check_translations_within(&env.sim, aspace.root_table(), &layout, 64).unwrap();
+    aspace.audit_views(64).unwrap();
     let sim = env.sim.clone();
     // Dropping the Env terminates the process: its threads exit (the
     // restricted one too) and the address space is torn down.
