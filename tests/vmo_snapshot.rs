@@ -15,9 +15,11 @@
 //! `tests/vmo_snapshot_rules.rs`.
 
 mod common;
+mod snaphelp;
 mod vmhelp;
 
 use common::Env;
+use snaphelp::permutations;
 use vmhelp::*;
 use zx_subsystem::abi::*;
 use zx_subsystem::arch::Arch;
@@ -37,22 +39,6 @@ fn cpu_u32<A: Arch>(env: &Env<A>, va: u64) -> u32 {
 
 fn cpu_put<A: Arch>(env: &Env<A>, va: u64, v: u32) {
     env.cpu_write(va, &v.to_ne_bytes()).unwrap();
-}
-
-/// Every permutation of `0..n` (Zircon's `CallPermutations`).
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![vec![]];
-    }
-    let mut out = Vec::new();
-    for p in permutations(n - 1) {
-        for i in 0..=p.len() {
-            let mut q = p.clone();
-            q.insert(i, n - 1);
-            out.push(q);
-        }
-    }
-    out
 }
 
 /// `VmoCloneTestCase.SizeAlign`: a snapshot's size is rounded up to pages.
@@ -487,7 +473,66 @@ fn protect_to_write_after_snapshot<A: Arch>() {
     assert_eq!((read_u32(&env, vmo, 0), read_u32(&env, clone, 0)), (1, 2));
 }
 
+/// Every frame comes back: a parent, a snapshot, a snapshot of that and a
+/// resizable snapshot, mapped and written in two address spaces, resized,
+/// then unmapped and closed parent first or children first.
+fn frames_return_to_start<A: Arch>() {
+    for parent_first in [true, false] {
+        let env = Env::<A>::new();
+        let job = env.kernel.root_job().create_child().unwrap();
+        let other = Env::in_job(env.sim.clone(), env.kernel.clone(), &job);
+        settled(&other);
+        let base = settled(&env);
+        let vmo = env.vmo_create(8 * P, ZX_VMO_RESIZABLE).unwrap();
+        let a = map_rw(&env, vmo, 8 * P);
+        for i in 0..8 {
+            cpu_put(&env, a + i * P, i as u32);
+        }
+        let snap = create_child(&env, vmo, SNAPSHOT, 2 * P, 8 * P).unwrap();
+        let deeper = create_child(&env, snap, SNAPSHOT, 0, 4 * P).unwrap();
+        let grow = create_child(&env, vmo, SNAPSHOT | ZX_VMO_CHILD_RESIZABLE, 0, 4 * P).unwrap();
+        let there = other
+            .process
+            .add_handle(
+                KernelObject::Vmo(vmo_object(&env, snap)),
+                Rights::DEFAULT_VMO,
+            )
+            .unwrap();
+        let b = map_rw(&other, there, 8 * P);
+        for i in 0..8 {
+            cpu_put(&other, b + i * P, 100 + i as u32);
+            cpu_put(&env, a + i * P, 200 + i as u32);
+        }
+        write_u32(&env, deeper, P, 300);
+        vmo_set_size(&env, grow, 16 * P).unwrap();
+        write_u32(&env, grow, 12 * P, 400);
+        vmo_set_size(&env, vmo, 3 * P).unwrap();
+        assert_eq!(read_u32(&env, deeper, 0), 2);
+        assert_eq!(read_u32(&env, grow, 3 * P), 3);
+        let (first, second) = if parent_first {
+            (vec![vmo], vec![snap, deeper, grow])
+        } else {
+            (vec![grow, deeper, snap], vec![vmo])
+        };
+        env.unmap(env.root_vmar, a, 8 * P).unwrap();
+        for h in first {
+            env.close(h).unwrap();
+        }
+        other.unmap(other.root_vmar, b, 8 * P).unwrap();
+        other.close(there).unwrap();
+        for h in second {
+            env.close(h).unwrap();
+        }
+        assert_eq!(
+            env.sim.frames_allocated(),
+            base,
+            "parent_first {parent_first}"
+        );
+    }
+}
+
 both_arches!(
+    frames_return_to_start,
     size_align,
     read,
     vmo_write_either_side,
