@@ -326,6 +326,12 @@ fn stress<A: SimArch>() {
     check_layout(&layout).unwrap();
     check_translations_within(&env.sim, aspace.root_table(), &layout, 64).unwrap();
     aspace.audit_views(64).unwrap();
+    env.process
+        .get_object::<zx_subsystem::vm::Vmo<Sim<A>>>(shared.vmo, Rights::empty())
+        .unwrap()
+        .0
+        .audit_tree()
+        .unwrap();
     let sim = env.sim.clone();
     // Dropping the Env terminates the process: its threads exit (the
     // restricted one too) and the address space is torn down.

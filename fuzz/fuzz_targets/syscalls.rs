@@ -191,6 +191,13 @@ fn run<A: SimArch>(input: &Input) {
     if let Err(e) = aspace.audit_views(16) {
         panic!("translation and VMO disagree: {e}");
     }
+    for h in &pool {
+        if let Ok((vmo, _)) = process.get_object::<Vmo<Sim<A>>>(*h, Rights::empty())
+            && let Err(e) = vmo.audit_tree()
+        {
+            panic!("VMO tree broken: {e}");
+        }
+    }
     thread.exit();
     aspace.teardown();
     process.terminate();

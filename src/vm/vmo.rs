@@ -407,6 +407,18 @@ impl<P: Platform> Vmo<P> {
             .2
     }
 
+    /// Checks the structure of this VMO's whole tree (every VMO sharing
+    /// its root): edges and child lists agree, hidden nodes have two
+    /// children, nothing dead is left, and every page a hidden node holds
+    /// is still seen by some VMO. For tests and fuzzers.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, for the first fault found.
+    pub fn audit_tree(&self) -> core::result::Result<(), &'static str> {
+        self.tree.inner.lock().audit()
+    }
+
     /// Calls `f(offset, resolved)` for every page of `[offset, offset + len)`
     /// (clipped to the VMO) that already has a visible frame, with the tree
     /// locked throughout. Commits nothing.

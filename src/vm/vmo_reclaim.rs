@@ -242,3 +242,126 @@ impl<P: Platform> Tree<P> {
         }
     }
 }
+
+impl<P: Platform> TreeInner<P> {
+    /// Checks the tree's structure: every edge and child list agree; a
+    /// copy-on-write edge leads to a hidden node, the others to visible
+    /// ones; a hidden node has exactly two children, no mappings and no
+    /// [`Vmo`](super::Vmo); no unreferenced childless visible node is left;
+    /// windows are well-formed and a visible node's own pages lie inside
+    /// its size; and every page a hidden node holds is seen by some VMO
+    /// below it (what [`trim`] and [`fold`] free the moment it is not).
+    pub(super) fn audit(&self) -> Result<(), &'static str> {
+        for (id, node) in self.nodes.iter() {
+            if let Some(edge) = node.parent {
+                let parent = self
+                    .nodes
+                    .get(edge.parent)
+                    .ok_or("edge to a removed node")?;
+                if !parent.children.contains(&id) {
+                    return Err("a node's parent does not list it");
+                }
+                if (edge.kind == EdgeKind::Cow) != parent.hidden {
+                    return Err("copy-on-write edges must lead to hidden nodes, and only they");
+                }
+                if edge.start > edge.end {
+                    return Err("window with start past end");
+                }
+                if !node.hidden
+                    && edge.kind == EdgeKind::Cow
+                    && edge.end > super::page_count(node.size)
+                {
+                    return Err("window past the node's size");
+                }
+            }
+            for c in &node.children {
+                let child = self.nodes.get(*c).ok_or("child removed but listed")?;
+                if child.parent.map(|e| e.parent) != Some(id) {
+                    return Err("a child's edge leads elsewhere");
+                }
+            }
+            if node.hidden {
+                if node.children.len() != 2 || !node.links.is_empty() || node.referenced {
+                    return Err("hidden node with other than two children, or mapped, or named");
+                }
+                if node.pages.keys().any(|k| !seen(self, id, *k)) {
+                    return Err("hidden page no VMO sees");
+                }
+            } else {
+                if !node.referenced && node.children.is_empty() {
+                    return Err("dead visible node left behind");
+                }
+                if node
+                    .pages
+                    .keys()
+                    .next_back()
+                    .is_some_and(|k| *k >= super::page_count(node.size))
+                {
+                    return Err("page past the VMO's size");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::slab::Slab;
+
+    fn ids() -> (SlabId, SlabId) {
+        let mut s = Slab::default();
+        (s.insert(()).unwrap(), s.insert(()).unwrap())
+    }
+
+    #[test]
+    fn compose_narrows_to_both_windows() {
+        let (x, y) = ids();
+        // r reads x's pages [2, 6) as its [0, 4); x reads y's [1, 4) as
+        // its [0, 3) at offset 1 (y pages 1..4).
+        let re = Edge {
+            parent: x,
+            kind: EdgeKind::Cow,
+            offset: 2,
+            start: 0,
+            end: 4,
+        };
+        let xe = Edge {
+            parent: y,
+            kind: EdgeKind::Cow,
+            offset: 1,
+            start: 0,
+            end: 3,
+        };
+        let e = compose(re, xe);
+        assert_eq!((e.parent, e.offset, e.start, e.end), (y, 3, 0, 1));
+        // r page 0 is x page 2 is y page 3; r page 1 would be x page 3,
+        // outside x's window.
+        assert_eq!(e.up(0), Some(3));
+        assert_eq!(e.up(1), None);
+        // Disjoint windows compose to an empty one.
+        let far = Edge { offset: 5, ..re };
+        let e = compose(far, xe);
+        assert_eq!((e.start, e.end), (0, 0));
+        assert_eq!(e.up(0), None);
+    }
+
+    #[test]
+    fn edge_maps_inside_its_window_only() {
+        let (x, _) = ids();
+        let e = Edge {
+            parent: x,
+            kind: EdgeKind::Cow,
+            offset: u64::MAX - 1,
+            start: 1,
+            end: 3,
+        };
+        assert_eq!(e.up(0), None);
+        assert_eq!(e.up(1), Some(u64::MAX));
+        assert_eq!(e.up(2), None, "overflow reads nothing");
+        assert_eq!(e.down(u64::MAX), Some(1));
+        assert_eq!(e.down(3), None);
+        assert_eq!(e.parent_range(), (u64::MAX, u64::MAX));
+    }
+}

@@ -10,8 +10,8 @@ use std::vec::Vec;
 use crate::arch::Arch;
 use crate::platform::{PAGE_SIZE, PhysAddr};
 use crate::sim::Sim;
-use crate::vm::Perms;
 use crate::vm::inspect::{Layout, LayoutChild};
+use crate::vm::{Perms, Vmo};
 
 use super::{Harness, Mismatch, Object, WINDOW_PAGES};
 
@@ -32,10 +32,27 @@ impl<A: Arch> Harness<A> {
         check_layout(&layout)?;
         self.compare_layout(&layout)?;
         self.check_translations()?;
+        self.check_trees()?;
         self.process
             .aspace()
             .audit_views(u64::MAX)
             .map_err(|e| format!("translation and VMO disagree: {e}"))
+    }
+
+    /// Every VMO tree a handle names is well-formed and keeps no page that
+    /// no VMO can see ([`Vmo::audit_tree`]).
+    fn check_trees(&self) -> Result<(), Mismatch> {
+        for (&h, info) in &self.model.handles {
+            if let Object::Vmo(_) = info.object {
+                let (vmo, _) = self
+                    .process
+                    .get_object::<Vmo<Sim<A>>>(h, crate::abi::Rights::empty())
+                    .map_err(|e| format!("VMO handle {h:#x}: {e}"))?;
+                vmo.audit_tree()
+                    .map_err(|e| format!("VMO tree of {h:#x}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     fn check_handles(&self) -> Result<(), Mismatch> {

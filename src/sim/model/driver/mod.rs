@@ -28,6 +28,8 @@
 //! - every translation of the process (scratch mapping included) shows the
 //!   frame its VMO shows, writable only if that frame is the VMO's own
 //!   ([`AddressSpace::audit_views`]);
+//! - every VMO tree is well-formed and keeps no page no VMO can see
+//!   ([`Vmo::audit_tree`]);
 //! - a failed call allocated no frame;
 //!
 //! and [`Harness::finish`] closes every handle, tears the process down and
@@ -35,6 +37,7 @@
 //!
 //! [`AddressSpace::layout`]: crate::vm::AddressSpace::layout
 //! [`AddressSpace::audit_views`]: crate::vm::AddressSpace::audit_views
+//! [`Vmo::audit_tree`]: crate::vm::Vmo::audit_tree
 
 use std::collections::BTreeMap;
 use std::format;
