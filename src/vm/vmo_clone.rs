@@ -6,13 +6,16 @@
 //!
 //! To snapshot a visible node `V`, its pages in the range the child can
 //! see move into a new *hidden* node `H` that takes `V`'s place in the
-//! tree; `V` and the new child `C` become `H`'s two children. Before that,
-//! every translation of a moved page in a mapping of `V` or of its slices
-//! loses `WRITE` (the only translations that could write those frames; a
-//! TLB shootdown through each address space's normal flush path), so from
-//! then on a write from either side faults and takes its own copy
-//! ([`Tree::commit`](super::vmo_tree::Tree)). A child that sees nothing of
-//! `V` (past its end, or `V` empty with no ancestors) needs no hidden node.
+//! tree; `V` and the new child `C` become `H`'s two children. Under the
+//! same lock, before the syscall returns, every translation of a moved
+//! page in a mapping of `V` or of its slices loses `WRITE` (the only
+//! translations that could write those frames; each address space flushes
+//! its TLBs through its normal path), so from then on a write from either
+//! side faults and takes its own copy, or the page itself once the other
+//! side cannot see it ([`Tree::commit`](super::vmo_tree::Tree)). A child
+//! that sees nothing of `V` (past its end, or `V` empty with no ancestors)
+//! needs no hidden node. Everything that can fail (node slots, work lists)
+//! is reserved before anything changes.
 //!
 //! Lock: the tree's (`Tree::inner`), held by the caller throughout; removing
 //! `WRITE` takes each address space's page-table lock, which comes after it.

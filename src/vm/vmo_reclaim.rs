@@ -10,10 +10,11 @@
 //!   *migrate* into the survivor, the rest are freed, and the survivor
 //!   takes the hidden node's place, its window narrowed to what the hidden
 //!   node's own window let through.
-//! - When a child's window shrinks (the child shrank, or it was folded as
-//!   above), its hidden parent frees the pages no VMO below it can see any
-//!   more and narrows its own window to the hull of its children's, and so
-//!   on up while windows narrow.
+//! - When a VMO stops seeing a range (it went away, or shrank), each hidden
+//!   node above it, as far up as the range reaches, frees the pages of the
+//!   range that no VMO below it sees any more (every one of them may hold
+//!   its own copy by now) and narrows its own window to the hull of its
+//!   children's.
 //!
 //! No translation needs removing here: a page is freed only when no VMO's
 //! view shows it, and a mapping only ever translates to what its VMO's view
