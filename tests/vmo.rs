@@ -262,7 +262,7 @@ fn child_rights<A: Arch>() {
             Err(Status::AccessDenied)
         );
     }
-    // NO_WRITE is not supported (SPEC: only the two kinds), with either
+    // NO_WRITE is not supported by this crate, with either
     // kind (Zircon accepts it with both).
     assert_eq!(
         create_child(&env, vmo, ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_NO_WRITE, 0, P),

@@ -81,7 +81,7 @@ pub enum ChildKind {
     Snapshot,
     /// A copy-on-write child that may see the parent's writes until it
     /// writes a page itself (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`).
-    /// Made as a [`Snapshot`](ChildKind::Snapshot) except of a slice.
+    /// Made as a [`Snapshot`](ChildKind::Snapshot) except through a slice.
     SnapshotAtLeastOnWrite,
 }
 
