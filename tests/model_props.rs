@@ -1,13 +1,18 @@
 //! Property tests: random operation sequences run on the kernel and on the
 //! reference model (`zx_subsystem::sim::model`) side by side, both arches,
 //! with every invariant checked after each step and a leak check at the
-//! end. Failing sequences shrink to a minimal one.
+//! end. Failing sequences shrink to a minimal one. Two generators: the
+//! broad one (`ops_gen::op`, every syscall and odd argument) and a
+//! snapshot-heavy one (`ops_gen::snapshot_op`: VMO trees with mapped
+//! snapshots written and read from every side, closed and resized), and
+//! two shapes: an ordinary process and a shared process's restricted
+//! region seen through both of its roots.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use zx_subsystem::arch::Arch;
-use zx_subsystem::sim::model::driver::{Shape, run_ops_in};
-use zx_subsystem::sim::model::ops_gen::{RawOp, op};
+use zx_subsystem::sim::model::driver::{Op, Shape, run_ops_in};
+use zx_subsystem::sim::model::ops_gen::{RawOp, op, snapshot_op};
 
 fn raw_op() -> impl Strategy<Value = RawOp> {
     (
@@ -30,7 +35,7 @@ fn raw_op() -> impl Strategy<Value = RawOp> {
         })
 }
 
-fn model_matches<A: Arch>(shape: Shape) {
+fn model_matches<A: Arch>(shape: Shape, generate: fn(RawOp) -> Op, len: std::ops::Range<usize>) {
     let cases = std::env::var("MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -46,8 +51,8 @@ fn model_matches<A: Arch>(shape: Shape) {
         config.rng_seed = RngSeed::Fixed(0x7a78_5f76_6d61_7231);
     }
     let mut runner = TestRunner::new(config);
-    let result = runner.run(&prop::collection::vec(raw_op(), 1..60), |raws| {
-        let ops: Vec<_> = raws.into_iter().map(op).collect();
+    let result = runner.run(&prop::collection::vec(raw_op(), len), |raws| {
+        let ops: Vec<_> = raws.into_iter().map(generate).collect();
         run_ops_in::<A>(shape, &ops).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
@@ -57,24 +62,40 @@ fn model_matches<A: Arch>(shape: Shape) {
 
 #[test]
 fn x86_64_kernel_matches_model() {
-    model_matches::<zx_subsystem::arch::X86_64>(Shape::Plain);
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Plain, op, 1..60);
 }
 
 #[test]
 fn aarch64_kernel_matches_model() {
-    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Plain);
+    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Plain, op, 1..60);
 }
 
 /// The same sequences in the restricted region of a shared process, seen
 /// through both of its roots.
 #[test]
 fn x86_64_shared_process_matches_model() {
-    model_matches::<zx_subsystem::arch::X86_64>(Shape::Member);
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Member, op, 1..60);
 }
 
 #[test]
 fn aarch64_shared_process_matches_model() {
-    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Member);
+    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Member, op, 1..60);
+}
+
+#[test]
+fn x86_64_snapshots_match_model() {
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Plain, snapshot_op, 1..120);
+}
+
+#[test]
+fn aarch64_snapshots_match_model() {
+    model_matches::<zx_subsystem::arch::Aarch64>(Shape::Plain, snapshot_op, 1..120);
+}
+
+/// Snapshots in a shared process's restricted region.
+#[test]
+fn x86_64_shared_snapshots_match_model() {
+    model_matches::<zx_subsystem::arch::X86_64>(Shape::Member, snapshot_op, 1..120);
 }
 
 #[test]

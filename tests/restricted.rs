@@ -798,7 +798,11 @@ where
             .call_ok(SyscallNumber::VmoSetSize, &[vmo as u64, 2 * PAGE_SIZE]),
         Err(Status::Unavailable)
     );
-    for kind in [ZX_VMO_CHILD_SLICE, ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE] {
+    for kind in [
+        ZX_VMO_CHILD_SLICE,
+        ZX_VMO_CHILD_SNAPSHOT,
+        ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+    ] {
         assert_eq!(
             b.env.call_ok(
                 SyscallNumber::VmoCreateChild,

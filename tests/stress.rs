@@ -1,11 +1,13 @@
 //! Concurrency stress: several host threads, each a thread of one process,
 //! map, protect, unmap, fault (soft-MMU accesses plus the crate's fault
-//! handler), enter restricted mode and kick, all at once on one address
-//! space, while two more threads ping-pong through a futex (parking and
-//! waking as a host would). A watchdog turns a deadlock or a lost wake-up
-//! into a failure. At the end the VMAR
-//! tree must be well-formed, no page may translate beyond its protection,
-//! and after teardown every frame must be back.
+//! handler), snapshot the mapped VMO (write-protecting live mappings while
+//! others write through them) and close the snapshots again, enter
+//! restricted mode and kick, all at once on one address space, while two
+//! more threads ping-pong through a futex (parking and waking as a host
+//! would). A watchdog turns a deadlock or a lost wake-up into a failure. At
+//! the end the VMAR tree must be well-formed, no page may translate beyond
+//! its protection or to another frame than its VMO shows, and after
+//! teardown every frame must be back.
 
 mod common;
 
@@ -221,6 +223,66 @@ fn pinger<A: SimArch>(s: &Shared<A>, t: &T<A>, me: i32) {
     }
 }
 
+/// Snapshots the shared VMO (and now and then the snapshot), reads the
+/// snapshot back while the others write the parent, and closes them.
+fn snapshotter<A: SimArch>(s: &Shared<A>, t: &T<A>, w: u64) {
+    let mut rng = 0x5eed_0000 + w;
+    let out = s.out(w);
+    let read_u32 = |at: u64| {
+        let mut b = [0u8; 4];
+        s.env.process.aspace().copy_from_user(at, &mut b).unwrap();
+        u32::from_ne_bytes(b)
+    };
+    for _ in 0..ROUNDS / 4 {
+        let offset = (next(&mut rng) % 4) * PAGE_SIZE;
+        let st = s.call(
+            t,
+            SyscallNumber::VmoCreateChild,
+            &[
+                s.vmo.into(),
+                ZX_VMO_CHILD_SNAPSHOT.into(),
+                offset,
+                (PAGES - 4) * PAGE_SIZE,
+                out,
+            ],
+        );
+        assert_eq!(st, 0, "snapshot");
+        let child = read_u32(out);
+        let mut handles = vec![child];
+        if next(&mut rng).is_multiple_of(3) {
+            let st = s.call(
+                t,
+                SyscallNumber::VmoCreateChild,
+                &[
+                    child.into(),
+                    ZX_VMO_CHILD_SNAPSHOT.into(),
+                    0,
+                    PAGE_SIZE,
+                    out,
+                ],
+            );
+            assert_eq!(st, 0, "snapshot of a snapshot");
+            handles.push(read_u32(out));
+        }
+        let page = next(&mut rng) % (PAGES - 4);
+        let st = s.call(
+            t,
+            SyscallNumber::VmoRead,
+            &[child.into(), out + 8, page * PAGE_SIZE, 8],
+        );
+        assert_eq!(st, 0, "read the snapshot");
+        let st = s.call(
+            t,
+            SyscallNumber::VmoWrite,
+            &[child.into(), out + 8, page * PAGE_SIZE, 8],
+        );
+        assert_eq!(st, 0, "write the snapshot");
+        for h in handles.into_iter().rev() {
+            assert_eq!(s.call(t, SyscallNumber::HandleClose, &[h.into()]), 0);
+        }
+    }
+}
+
 fn kicker<A: SimArch>(s: &Shared<A>, t: &T<A>, target: zx_handle_t) {
     for _ in 0..ROUNDS * 2 {
         let st = s.call(t, SyscallNumber::RestrictedKick, &[target.into(), 0]);
@@ -265,7 +327,7 @@ fn stress<A: SimArch>() {
         vmo,
         done: AtomicBool::new(false),
     });
-    let workers = 8;
+    let workers = 9;
     let barrier = Arc::new(Barrier::new(workers));
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::new();
@@ -287,7 +349,8 @@ fn stress<A: SimArch>() {
                 3 => faulter(&s, w),
                 4 => restricted(&s, &t, w),
                 5 => kicker(&s, &t, target),
-                _ => pinger(&s, &t, w as i32 - 6),
+                6 | 7 => pinger(&s, &t, w as i32 - 6),
+                _ => snapshotter(&s, &t, w),
             }
             if w == 4 {
                 s.done.store(true, Ordering::Relaxed);
@@ -315,6 +378,13 @@ fn stress<A: SimArch>() {
     let layout = aspace.layout();
     check_layout(&layout).unwrap();
     check_translations_within(&env.sim, aspace.root_table(), &layout, 64).unwrap();
+    aspace.audit_views(64).unwrap();
+    env.process
+        .get_object::<zx_subsystem::vm::Vmo<Sim<A>>>(shared.vmo, Rights::empty())
+        .unwrap()
+        .0
+        .audit_tree()
+        .unwrap();
     let sim = env.sim.clone();
     // Dropping the Env terminates the process: its threads exit (the
     // restricted one too) and the address space is torn down.

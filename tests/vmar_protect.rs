@@ -219,14 +219,13 @@ fn protect_large_uncommitted<A: Arch>() {
 
 /// `ProtectCowWritable`: granting WRITE to a copy-on-write child's mapping
 /// must go through a write fault that copies the page; the parent keeps its
-/// data. (Upstream uses `ZX_VMO_CHILD_SNAPSHOT`; this crate has only
-/// `SNAPSHOT_AT_LEAST_ON_WRITE`, which behaves the same here since the
-/// parent is not written after the child is made.)
+/// data. Upstream uses `ZX_VMO_CHILD_SNAPSHOT`, as here; `tests/vmo_snapshot.rs`
+/// does it from both sides.
 fn protect_cow_writable<A: Arch>() {
     let env = Env::<A>::new();
     let vmo = env.vmo_create(2 * P, 0).unwrap();
     vmo_write(&env, vmo, 0, &[42]).unwrap();
-    let clone = create_child(&env, vmo, ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * P).unwrap();
+    let clone = create_child(&env, vmo, ZX_VMO_CHILD_SNAPSHOT, 0, 2 * P).unwrap();
     let a = env.vmar_map(env.root_vmar, RW, 0, clone, 0, 2 * P).unwrap();
     assert_eq!(env.protect(env.root_vmar, R, a, 2 * P), Ok(()));
     assert_eq!(env.probe_read(a), Ok(vmo_byte(&env, clone, 0)));

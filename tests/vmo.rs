@@ -2,10 +2,10 @@
 //! cases about sizes, rights, children and read/write ranges, on both
 //! architectures.
 //!
-//! This crate supports only `ZX_VMO_CHILD_SLICE` and
-//! `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` children (SPEC §1); where
-//! upstream loops over `SNAPSHOT` and `SNAPSHOT_MODIFIED` too, those give
-//! `NOT_SUPPORTED` here, and the tests check that instead.
+//! This crate supports `ZX_VMO_CHILD_SLICE`, `ZX_VMO_CHILD_SNAPSHOT` and
+//! `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` children; where upstream loops
+//! over `SNAPSHOT_MODIFIED` too, it gives `NOT_SUPPORTED` here, and the
+//! tests check that instead. Snapshot semantics: `tests/vmo_snapshot*.rs`.
 
 mod common;
 mod vmhelp;
@@ -128,29 +128,24 @@ fn resize_hazard<A: Arch>() {
 }
 
 /// `ChildResizeRight`: children get `RESIZE` exactly when created
-/// `RESIZABLE` (slices never can be); `SNAPSHOT` and `SNAPSHOT_MODIFIED` are
-/// not supported by this crate.
+/// `RESIZABLE` (slices never can be); `SNAPSHOT_MODIFIED` is not supported
+/// by this crate.
 fn child_resize_right<A: Arch>() {
     let env = Env::<A>::new();
     let len = 4 * P;
     let parent = env.vmo_create(len, 0).unwrap();
-    for kind in [AT_LEAST_ON_WRITE, ZX_VMO_CHILD_SLICE] {
+    for kind in [AT_LEAST_ON_WRITE, ZX_VMO_CHILD_SNAPSHOT, ZX_VMO_CHILD_SLICE] {
         let child = create_child(&env, parent, kind, 0, len).unwrap();
         assert!(!rights(&env, child).contains(Rights::RESIZE), "{kind:#x}");
         assert_eq!(vmo_set_size(&env, child, len + P), Err(Status::Unavailable));
         assert_eq!(vmo_size(&env, child), Ok(len));
     }
-    let child = create_child(
-        &env,
-        parent,
-        AT_LEAST_ON_WRITE | ZX_VMO_CHILD_RESIZABLE,
-        0,
-        len,
-    )
-    .unwrap();
-    assert!(rights(&env, child).contains(Rights::RESIZE));
-    assert_eq!(vmo_set_size(&env, child, len + P), Ok(()));
-    assert_eq!(vmo_size(&env, child), Ok(len + P));
+    for kind in [AT_LEAST_ON_WRITE, ZX_VMO_CHILD_SNAPSHOT] {
+        let child = create_child(&env, parent, kind | ZX_VMO_CHILD_RESIZABLE, 0, len).unwrap();
+        assert!(rights(&env, child).contains(Rights::RESIZE), "{kind:#x}");
+        assert_eq!(vmo_set_size(&env, child, len + P), Ok(()));
+        assert_eq!(vmo_size(&env, child), Ok(len + P));
+    }
     assert_eq!(
         create_child(
             &env,
@@ -161,12 +156,10 @@ fn child_resize_right<A: Arch>() {
         ),
         Err(Status::InvalidArgs)
     );
-    for kind in [ZX_VMO_CHILD_SNAPSHOT, ZX_VMO_CHILD_SNAPSHOT_MODIFIED] {
-        assert_eq!(
-            create_child(&env, parent, kind, 0, len),
-            Err(Status::NotSupported)
-        );
-    }
+    assert_eq!(
+        create_child(&env, parent, ZX_VMO_CHILD_SNAPSHOT_MODIFIED, 0, len),
+        Err(Status::NotSupported)
+    );
 }
 
 /// `Rights`: the map matrix of `RightsTestMapHelper` (MAP first, then
@@ -269,7 +262,7 @@ fn child_rights<A: Arch>() {
             Err(Status::AccessDenied)
         );
     }
-    // NO_WRITE is not supported (SPEC: only the two kinds), with either
+    // NO_WRITE is not supported by this crate, with either
     // kind (Zircon accepts it with both).
     assert_eq!(
         create_child(&env, vmo, ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_NO_WRITE, 0, P),

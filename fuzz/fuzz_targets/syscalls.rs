@@ -8,8 +8,11 @@
 //! context (which can enter restricted mode), made by the first thread or
 //! by any thread a call started (`zx_thread_start`, `zx_process_start`).
 //! The run must never panic or hang; afterwards every VMAR tree must be
-//! well-formed, no page may translate beyond its protection, and after the
-//! job's teardown every frame must be back.
+//! well-formed, no page may translate beyond its protection or show another
+//! frame than its VMO (writable only for the VMO's own page: snapshots share
+//! no writable frame), and after the job's teardown every frame must be
+//! back. `zx_vmo_create_child` options are drawn from its kinds and their
+//! combinations.
 //!
 //! With `ZX_FUZZ_STATS` set it prints, every 4096 runs, how often each
 //! syscall was called and succeeded.
@@ -47,6 +50,9 @@ enum Arg {
     Small(u8),
     /// A single bit.
     Bit(u8),
+    /// A `zx_vmo_create_child` option word: a kind, maybe `RESIZABLE` or
+    /// `NO_WRITE`, sometimes two kinds.
+    ChildOptions(u8),
     Raw(u64),
     Zero,
 }
@@ -283,6 +289,22 @@ fn run<A: SimArch>(input: &Input) {
             Arg::Pages(n) => u64::from(n) * PAGE_SIZE,
             Arg::Small(n) => u64::from(n),
             Arg::Bit(b) => 1u64 << (b % 64),
+            Arg::ChildOptions(o) => {
+                // SNAPSHOT, RESIZABLE, SLICE, AT_LEAST_ON_WRITE, NO_WRITE,
+                // REFERENCE, SNAPSHOT_MODIFIED: bits 0, 2..=7.
+                let kinds = [1u64 << 0, 1 << 4, 1 << 3, 1 << 7, 1 << 6];
+                let mut v = kinds[usize::from(o % 5)];
+                if o & 0x10 != 0 {
+                    v |= 1 << 2;
+                }
+                if o & 0x20 != 0 {
+                    v |= 1 << 5;
+                }
+                if o & 0x40 != 0 {
+                    v |= kinds[usize::from((o >> 3) % 5)];
+                }
+                v
+            }
             Arg::Raw(v) => v,
             Arg::Zero => 0,
         }
@@ -439,6 +461,16 @@ fn run<A: SimArch>(input: &Input) {
         }
         if let Err(e) = check_translations_within(&sim, aspace.root_table(), &layout, 16) {
             panic!("translation beyond protection: {e}");
+        }
+        if let Err(e) = aspace.audit_views(16) {
+            panic!("translation and VMO disagree: {e}");
+        }
+    }
+    for h in &pool {
+        if let Ok((vmo, _)) = process.get_object::<Vmo<Sim<A>>>(*h, Rights::empty())
+            && let Err(e) = vmo.audit_tree()
+        {
+            panic!("VMO tree broken: {e}");
         }
     }
     // The host's teardown: nothing runs any more.

@@ -8,7 +8,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use zx_subsystem::arch::{Aarch64, X86_64};
 use zx_subsystem::sim::model::driver::{Shape, run_ops_in};
-use zx_subsystem::sim::model::ops_gen::{RawOp, op};
+use zx_subsystem::sim::model::ops_gen::{RawOp, op, snapshot_op};
 
 /// One operation's raw material; `ops_gen::op` biases it toward live
 /// handles, mapped pages and mostly-valid options.
@@ -29,16 +29,19 @@ struct Input {
     /// The window in a shared process's restricted region (both roots
     /// checked) instead of an ordinary process.
     shared: bool,
+    /// `ops_gen::snapshot_op` instead of `ops_gen::op`.
+    snapshots: bool,
     ops: Vec<FuzzOp>,
 }
 
 fuzz_target!(|input: Input| {
+    let generate = if input.snapshots { snapshot_op } else { op };
     let ops: Vec<_> = input
         .ops
         .iter()
-        .take(96)
+        .take(128)
         .map(|o| {
-            op(RawOp {
+            generate(RawOp {
                 kind: o.kind,
                 h1: o.h1,
                 h2: o.h2,

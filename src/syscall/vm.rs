@@ -141,61 +141,89 @@ pub(super) fn vmo_set_size<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
 }
 
 /// `zx_vmo_create_child(handle, options, offset, size, out)`, in the order
-/// of Zircon's `sys_vmo_create_child`: the size (`OUT_OF_RANGE`), then the
-/// handle (`DUPLICATE | READ`), then the kind.
+/// of Zircon's `sys_vmo_create_child`: the size (`OUT_OF_RANGE`), `NO_WRITE`
+/// with `RESIZABLE` (`INVALID_ARGS`), then the handle (`DUPLICATE | READ`),
+/// then the options as `VmObjectDispatcher::CreateChildInternal` reads them
+/// (see [`child_kind`]), then [`Vmo::create_child`]'s checks.
 ///
-/// Supported kinds: `SLICE` and `SNAPSHOT_AT_LEAST_ON_WRITE` (optionally
-/// `RESIZABLE`). `SNAPSHOT`, `SNAPSHOT_MODIFIED`, `REFERENCE` and
-/// `NO_WRITE` give `NOT_SUPPORTED`; no kind at all or unknown bits give
-/// `INVALID_ARGS`. Child rights are Zircon's: the parent handle's without
-/// `RESIZE`, plus `GET_PROPERTY | SET_PROPERTY`, plus `RESIZE` if
-/// resizable; a snapshot also gains `WRITE` and loses `EXECUTE`.
+/// Supported kinds: `SLICE`, `SNAPSHOT` and `SNAPSHOT_AT_LEAST_ON_WRITE`
+/// (the last two optionally `RESIZABLE`). `SNAPSHOT_MODIFIED`, `REFERENCE`
+/// and `NO_WRITE` give `NOT_SUPPORTED` once the options are otherwise
+/// valid. Child rights are Zircon's: the parent handle's without `RESIZE`,
+/// plus `GET_PROPERTY | SET_PROPERTY`, plus `RESIZE` if resizable; a
+/// snapshot of either kind also gains `WRITE` and loses `EXECUTE`. A bad
+/// `out` pointer leaves no handle (and the child goes with it).
 pub(super) fn vmo_create_child<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
     let options = arg_u32(call.args[1]);
     let (offset, size) = (call.args[2], call.args[3]);
     crate::vm::round_up_page(size)
         .filter(|s| *s <= crate::vm::MAX_VMO_SIZE)
         .ok_or(Error::OutOfRange("child size too large"))?;
+    if options & ZX_VMO_CHILD_NO_WRITE != 0 && options & ZX_VMO_CHILD_RESIZABLE != 0 {
+        return Err(Error::InvalidArgs("NO_WRITE with RESIZABLE"));
+    }
     let (vmo, rights) = call
         .process()
         .get_object::<Vmo<P>>(arg_u32(call.args[0]), Rights::DUPLICATE | Rights::READ)?;
-    let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
-    let kind = if options & ZX_VMO_CHILD_SLICE != 0 {
-        // Zircon allows NO_WRITE with SLICE; this crate does not support
-        // NO_WRITE (as for snapshots).
-        if options & !(ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_NO_WRITE) != 0 {
-            return Err(Error::InvalidArgs("SLICE takes no other option"));
-        }
-        if options & ZX_VMO_CHILD_NO_WRITE != 0 {
-            return Err(Error::NotSupported("NO_WRITE children"));
-        }
-        ChildKind::Slice
-    } else {
-        let known = ZX_VMO_CHILD_SNAPSHOT
-            | ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
-            | ZX_VMO_CHILD_SNAPSHOT_MODIFIED
-            | ZX_VMO_CHILD_REFERENCE
-            | ZX_VMO_CHILD_NO_WRITE
-            | ZX_VMO_CHILD_RESIZABLE;
-        if options & !known != 0 {
-            return Err(Error::InvalidArgs("unknown child options"));
-        }
-        match options & !ZX_VMO_CHILD_RESIZABLE {
-            ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE => ChildKind::Snapshot,
-            0 => return Err(Error::InvalidArgs("no child kind given")),
-            _ => return Err(Error::NotSupported("unsupported child kind")),
-        }
-    };
+    let (kind, resizable) = child_kind(options)?;
     let child = vmo.create_child(kind, offset, size, resizable)?;
     let mut child_rights = rights.difference(Rights::RESIZE) | Rights::PROPERTY;
     if resizable {
         child_rights |= Rights::RESIZE;
     }
-    if kind == ChildKind::Snapshot {
+    if kind != ChildKind::Slice {
         child_rights = child_rights.difference(Rights::EXECUTE) | Rights::WRITE;
     }
     give_handle(call, child, child_rights, call.args[4])?;
     Ok(())
+}
+
+/// The child kind and resizability `options` ask for, decoded as Zircon's
+/// `CreateChildInternal` does: `SLICE` takes no other option; `REFERENCE`
+/// only `RESIZABLE`; otherwise exactly one snapshot kind, `SNAPSHOT` read
+/// first, then `SNAPSHOT_AT_LEAST_ON_WRITE`, then `SNAPSHOT_MODIFIED`, plus
+/// `RESIZABLE`. Anything else left over (a second kind, unknown bits) is
+/// `INVALID_ARGS`, no kind at all too. `NO_WRITE` (which Zircon takes with
+/// any kind) and the kinds this crate lacks are then `NOT_SUPPORTED`.
+fn child_kind(options: u32) -> Result<(ChildKind, bool)> {
+    let no_write = options & ZX_VMO_CHILD_NO_WRITE != 0;
+    let mut rest = options & !ZX_VMO_CHILD_NO_WRITE;
+    if rest & ZX_VMO_CHILD_SLICE != 0 {
+        if rest & !ZX_VMO_CHILD_SLICE != 0 {
+            return Err(Error::InvalidArgs("SLICE takes no other option"));
+        }
+        if no_write {
+            return Err(Error::NotSupported("NO_WRITE children"));
+        }
+        return Ok((ChildKind::Slice, false));
+    }
+    if rest & ZX_VMO_CHILD_REFERENCE != 0 {
+        if rest & !(ZX_VMO_CHILD_REFERENCE | ZX_VMO_CHILD_RESIZABLE) != 0 {
+            return Err(Error::InvalidArgs("REFERENCE takes only RESIZABLE"));
+        }
+        return Err(Error::NotSupported("REFERENCE children"));
+    }
+    let kind = if rest & ZX_VMO_CHILD_SNAPSHOT != 0 {
+        rest &= !ZX_VMO_CHILD_SNAPSHOT;
+        Some(ChildKind::Snapshot)
+    } else if rest & ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE != 0 {
+        rest &= !ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE;
+        Some(ChildKind::SnapshotAtLeastOnWrite)
+    } else if rest & ZX_VMO_CHILD_SNAPSHOT_MODIFIED != 0 {
+        rest &= !ZX_VMO_CHILD_SNAPSHOT_MODIFIED;
+        None
+    } else {
+        return Err(Error::InvalidArgs("no child kind given"));
+    };
+    let resizable = rest & ZX_VMO_CHILD_RESIZABLE != 0;
+    if rest & !ZX_VMO_CHILD_RESIZABLE != 0 {
+        return Err(Error::InvalidArgs("unknown or conflicting child options"));
+    }
+    let kind = kind.ok_or(Error::NotSupported("SNAPSHOT_MODIFIED children"))?;
+    if no_write {
+        return Err(Error::NotSupported("NO_WRITE children"));
+    }
+    Ok((kind, resizable))
 }
 
 /// Decodes the placement of a map or allocate (after the option bits were

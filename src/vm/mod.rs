@@ -1,10 +1,13 @@
 //! Virtual memory: VMOs, the per-process VMAR tree, mappings, page faults,
 //! user copies and `zx_vmar_protect`.
 //!
-//! - [`vmo`]: VMO trees (pages, slices, snapshots, shrink).
+//! - [`vmo`]: the [`Vmo`] object; `vmo_tree` (nodes, lookups, copy on
+//!   write), `vmo_clone` (children), `vmo_reclaim` (freeing what no VMO can
+//!   see) hold its tree's algorithms.
 //! - [`region`]: the VMAR tree's nodes and address-range walks.
 //! - [`aspace`]: [`AddressSpace`]: allocate, map, page faults; `unmap`:
-//!   unmap, destroy, user copies.
+//!   unmap, destroy, user copies; `write_protect`: taking `WRITE` from the
+//!   translations of frames a snapshot made shared.
 //! - [`protect`]: `zx_vmar_protect`'s check and apply passes.
 //! - [`vmar`]: the [`Vmar`] handle object.
 //! - [`inspect`]: a read-only snapshot of the VMAR tree.
@@ -21,7 +24,10 @@ mod slab;
 mod unmap;
 pub mod vmar;
 pub mod vmo;
+mod vmo_clone;
+mod vmo_reclaim;
 mod vmo_tree;
+mod write_protect;
 
 pub use asid::AsidPool;
 pub use aspace::{AddressSpace, AspaceKind, Placement};

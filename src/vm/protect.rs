@@ -8,12 +8,14 @@
 //! protection-range list. The apply pass then cannot fail, so a protect
 //! either changes every permission it names or none.
 //!
-//! Snapshot VMOs may have an ancestor's frame mapped read-only in place of a
-//! page they have not copied yet. Granting `WRITE` must not make such a
-//! translation writable, so for mappings of those VMOs the translations get
-//! the new permissions without `WRITE`; the first write then faults, the
-//! page is copied (or, if it is already private, simply remapped writable),
-//! and no exit to user space happens.
+//! Copy-on-write VMOs — snapshot children, and the parent side of a
+//! snapshot, whose shared pages a hidden node holds — may have a frame
+//! they do not own mapped read-only in place of a page they have not
+//! copied yet. Granting `WRITE` must not make such a translation writable,
+//! so for mappings of those VMOs the translations get the new permissions
+//! without `WRITE`; the first write then faults, the page is copied (or, if
+//! it is already private, simply remapped writable), and no exit to user
+//! space happens.
 
 use alloc::vec::Vec;
 

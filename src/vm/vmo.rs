@@ -1,32 +1,49 @@
 //! Virtual memory objects.
 //!
 //! A VMO is a paged, zero-filled, demand-committed memory object. Every VMO
-//! created by `zx_vmo_create` roots a *VMO tree*; its slices and
-//! copy-on-write children join that tree. The whole tree shares one lock and
-//! one arena of nodes (`Tree`), as Zircon's VMO hierarchy shares one lock:
-//! a child can then read through its ancestors and a parent can reach its
-//! descendants' mappings without any lock-order question.
+//! created by `zx_vmo_create` roots a *VMO tree*; its children join that
+//! tree. The whole tree shares one lock and one arena of nodes (`Tree`), as
+//! Zircon's VMO hierarchy shares one lock: a child can then read through
+//! its ancestors and a parent can reach its descendants' mappings without
+//! any lock-order question.
 //!
 //! # Pages and children
 //!
 //! - A node owns the frames in its `pages` map (page index → frame).
-//! - A *slice* owns no pages: every access goes to its parent at an offset,
-//!   both ways. Slices of resizable VMOs are refused (as in Zircon), so a
-//!   slice's window never loses pages.
-//! - A *snapshot* child (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`) starts
-//!   with no pages. Reads see the nearest ancestor's page (a read fault maps
-//!   that frame read-only); the first write copies it into the child. Until
-//!   then the child may see later writes to the parent, which the
-//!   "at least on write" contract allows. Offsets beyond the parent's size
-//!   read as zero.
+//! - A *slice* (`ZX_VMO_CHILD_SLICE`) owns no pages: every access goes to
+//!   its parent at an offset, both ways. Slices of resizable VMOs are
+//!   refused (as in Zircon), so a slice's window never loses pages.
+//! - A *snapshot* (`ZX_VMO_CHILD_SNAPSHOT`, and
+//!   `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` of anything not reached
+//!   through a slice, as Zircon does for anonymous memory) is a true copy:
+//!   the pages
+//!   both sides share move into a *hidden* node that becomes the parent of
+//!   both (Zircon's hidden `VmCowPages`), every existing translation of
+//!   them loses `WRITE`, and the first write from either side copies the
+//!   page — or takes it over, when no other VMO can see it any more.
+//!   Neither side ever sees the other's later writes. See the `vmo_clone`
+//!   module; how pages migrate and are freed when a side goes away or
+//!   shrinks: the `vmo_reclaim` module.
+//! - A *unidirectional* child (`SNAPSHOT_AT_LEAST_ON_WRITE` of a slice, or
+//!   below one) starts with no pages and reads its parent's current view
+//!   (a read fault maps that frame read-only); its first write copies the
+//!   page. Until then it may see the parent's later writes, which the "at
+//!   least on write" contract allows. Zircon makes such children only in
+//!   pager-backed trees and refuses them for anonymous slices; this crate
+//!   keeps them. `SNAPSHOT` of a slice, or of anything below a
+//!   unidirectional child, is `NOT_SUPPORTED`, as in Zircon.
+//! - Offsets beyond the parent's size, and pages of a child beyond its
+//!   size when it was made (or after it shrank), read as zero.
 //!
 //! # Keeping translations valid
 //!
 //! Each node records the mappings that map it (`links`). Whenever the frame
 //! visible at an offset changes or goes away (copy-on-write, shrink) the
 //! crate first removes that range's translations from the node's mappings and
-//! from its descendants' (which may map the same frame read-only), flushing
-//! the TLBs, and only then frees or replaces the frame.
+//! from its slices' and unidirectional children's (which may map the same
+//! frame), flushing the TLBs, and only then frees or replaces the frame.
+//! When frames become shared (a snapshot), their writable translations lose
+//! `WRITE` first.
 //!
 //! A node lives while a [`Vmo`] refers to it or it has children; a dead node
 //! without children is removed and its frames freed.
@@ -34,7 +51,6 @@
 //! Lock: `Tree::inner` (third in the crate's order: after the handle table
 //! and the address-space tree, before page tables).
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -45,9 +61,10 @@ use crate::mmu::FrameMem;
 use crate::object::next_koid;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
+use super::round_up_page;
 use super::slab::{Slab, SlabId};
-use super::vmo_tree::{Node, Tree, TreeInner, reap};
-use super::{page_count, round_up_page};
+use super::vmo_reclaim::reap;
+use super::vmo_tree::{Node, Tree, TreeInner};
 
 pub(crate) use super::vmo_tree::{Link, LinkKey, Resolved};
 
@@ -60,8 +77,12 @@ pub const MAX_VMO_SIZE: u64 = 1 << 48;
 pub enum ChildKind {
     /// A window onto the parent's pages (`ZX_VMO_CHILD_SLICE`).
     Slice,
-    /// A copy-on-write snapshot (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`).
+    /// A true copy-on-write snapshot (`ZX_VMO_CHILD_SNAPSHOT`).
     Snapshot,
+    /// A copy-on-write child that may see the parent's writes until it
+    /// writes a page itself (`ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE`).
+    /// Made as a [`Snapshot`](ChildKind::Snapshot) except through a slice.
+    SnapshotAtLeastOnWrite,
 }
 
 /// A VMO handle object: one node of a VMO tree.
@@ -95,14 +116,11 @@ impl<P: Platform> Vmo<P> {
                 nodes: Slab::default(),
             }),
         });
-        let node = tree.inner.lock().nodes.insert(Node {
-            size,
-            parent: None,
-            pages: BTreeMap::new(),
-            children: Vec::new(),
-            links: BTreeMap::new(),
-            referenced: true,
-        })?;
+        let node = tree
+            .inner
+            .lock()
+            .nodes
+            .insert(Node::new(size, None, false))?;
         Ok(Arc::new(Vmo {
             koid: next_koid(),
             tree,
@@ -230,12 +248,16 @@ impl<P: Platform> Vmo<P> {
         Ok(())
     }
 
-    /// `zx_vmo_set_size`.
+    /// `zx_vmo_set_size`. Shrinking frees the VMO's own pages past the new
+    /// end and whatever its hidden ancestors held only for that range;
+    /// growing again shows zeros there (never an ancestor's pages).
     ///
     /// # Errors
     ///
     /// `UNAVAILABLE` for a VMO not created resizable; `OUT_OF_RANGE` for a
-    /// size beyond [`MAX_VMO_SIZE`].
+    /// size beyond [`MAX_VMO_SIZE`]; `INVALID_ARGS` if the VMO's end, as an
+    /// offset in the root VMO of its tree, would overflow (Zircon's
+    /// `NoAccumulatedOverflow`).
     pub fn set_size(&self, size: u64) -> Result<()> {
         if !self.resizable {
             return Err(Error::Unavailable("VMO is not resizable"));
@@ -244,16 +266,12 @@ impl<P: Platform> Vmo<P> {
         let mut freed = Vec::new();
         {
             let mut inner = self.tree.inner.lock();
-            let old = inner.nodes.get(self.node).map_or(0, |n| n.size);
-            if size < old {
-                // Translations first, then the frames.
-                self.tree
-                    .range_change(&inner, self.node, size / PAGE_SIZE, page_count(old - size));
-                if let Some(node) = inner.nodes.get_mut(self.node) {
-                    let gone = node.pages.split_off(&(size / PAGE_SIZE));
-                    freed.extend(gone.into_values());
-                }
-            }
+            self.tree
+                .root_offset(&inner, self.node)
+                .and_then(|r| r.checked_add(size))
+                .ok_or(Error::InvalidArgs("VMO end overflows in the root VMO"))?;
+            self.tree
+                .shrink(&mut inner, self.node, size / PAGE_SIZE, &mut freed);
             if let Some(node) = inner.nodes.get_mut(self.node) {
                 node.size = size;
             }
@@ -264,17 +282,24 @@ impl<P: Platform> Vmo<P> {
         Ok(())
     }
 
-    /// `zx_vmo_create_child` for `SLICE` and `SNAPSHOT_AT_LEAST_ON_WRITE`.
+    /// `zx_vmo_create_child`: a slice, a snapshot or an at-least-on-write
+    /// snapshot of `[offset, offset + size)` (see the module docs for what
+    /// each shares).
     ///
     /// # Errors
     ///
     /// In the order of Zircon's `CreateChildSlice`/`CreateClone`:
-    /// `NOT_SUPPORTED` for a pinned (restricted-state) VMO; `INVALID_ARGS`
-    /// for a resizable slice; `OUT_OF_RANGE` for a size beyond
-    /// [`MAX_VMO_SIZE`]; `INVALID_ARGS` for an offset not page-aligned; for
-    /// a slice, `INVALID_ARGS` if it is not inside the parent (overflow
-    /// included), then `NOT_SUPPORTED` if the parent is resizable; for a
-    /// snapshot, `OUT_OF_RANGE` if the range overflows; `NO_MEMORY`.
+    /// `NOT_SUPPORTED` for a pinned (restricted-state) VMO (Zircon would
+    /// say `BAD_STATE` for its pinned pages; the SPEC asks for
+    /// `NOT_SUPPORTED`); `INVALID_ARGS` for a resizable slice;
+    /// `OUT_OF_RANGE` for a size beyond [`MAX_VMO_SIZE`]; `INVALID_ARGS`
+    /// for an offset not page-aligned; then for a slice, `INVALID_ARGS` if
+    /// it is not inside the parent (overflow included), then
+    /// `NOT_SUPPORTED` if the parent is resizable; for the snapshot kinds,
+    /// `OUT_OF_RANGE` if `offset + size` overflows, `NOT_SUPPORTED` for a
+    /// `SNAPSHOT` below a unidirectional child, `INVALID_ARGS` if the range
+    /// overflows as an offset in the root VMO, `NOT_SUPPORTED` for a
+    /// `SNAPSHOT` of a slice; `NO_MEMORY`. On any error nothing changed.
     pub fn create_child(
         self: &Arc<Self>,
         kind: ChildKind,
@@ -292,44 +317,11 @@ impl<P: Platform> Vmo<P> {
         if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(Error::InvalidArgs("child offset not page aligned"));
         }
-        let mut inner = self.tree.inner.lock();
-        let parent_size = inner.nodes.get(self.node).map_or(0, |n| n.size);
-        match kind {
-            ChildKind::Slice => {
-                // Zircon's overflow-safe InRange: a wrapping range is not
-                // inside the parent either.
-                if offset.checked_add(size).is_none_or(|end| end > parent_size) {
-                    return Err(Error::InvalidArgs("slice beyond the parent"));
-                }
-                if self.resizable {
-                    return Err(Error::NotSupported("slice of a resizable VMO"));
-                }
-            }
-            ChildKind::Snapshot => {
-                offset
-                    .checked_add(size)
-                    .filter(|end| *end <= MAX_VMO_SIZE + PAGE_SIZE)
-                    .ok_or(Error::OutOfRange("child range overflows"))?;
-            }
-        }
-        inner
-            .nodes
-            .get_mut(self.node)
-            .ok_or(Error::BadState("VMO node gone"))?
-            .children
-            .try_reserve(1)?;
-        let child = inner.nodes.insert(Node {
-            size,
-            parent: Some((self.node, offset, kind)),
-            pages: BTreeMap::new(),
-            children: Vec::new(),
-            links: BTreeMap::new(),
-            referenced: true,
-        })?;
-        if let Some(parent) = inner.nodes.get_mut(self.node) {
-            parent.children.push(child);
-        }
-        drop(inner);
+        let child = {
+            let mut inner = self.tree.inner.lock();
+            self.tree
+                .create_child(&mut inner, self.node, kind, offset, size, self.resizable)?
+        };
         Ok(Arc::new(Vmo {
             koid: next_koid(),
             tree: self.tree.clone(),
@@ -390,16 +382,41 @@ impl<P: Platform> Vmo<P> {
         Ok(f(mem))
     }
 
-    /// Whether a mapping of this VMO may show an ancestor's frame (read-only)
-    /// in place of a page not yet copied: the VMO, seen through slices, is
-    /// a snapshot child.
+    /// Whether a mapping of this VMO may show a frame another node holds
+    /// (read-only) in place of a page not yet copied: the VMO, seen through
+    /// slices, is a copy-on-write child, or the parent side of a snapshot
+    /// (whose shared pages a hidden node holds).
     pub(crate) fn may_share_frames(&self) -> bool {
         let inner = self.tree.inner.lock();
         self.tree
             .owner(&inner, self.node, 0)
             .ok()
             .and_then(|(owner, _)| inner.nodes.get(owner))
-            .is_some_and(|n| matches!(n.parent, Some((_, _, ChildKind::Snapshot))))
+            .is_some_and(|n| n.parent.is_some())
+    }
+
+    /// The frame page `offset` shows now and whether it is the VMO's own
+    /// (through slices), without committing anything; `None` for a page
+    /// that reads as zero or lies past the end.
+    pub(crate) fn view(&self, offset: u64) -> Option<Resolved> {
+        let inner = self.tree.inner.lock();
+        self.tree.check_range(&inner, self.node, offset, 1).ok()?;
+        self.tree
+            .visible(&inner, self.node, offset / PAGE_SIZE)
+            .ok()?
+            .2
+    }
+
+    /// Checks the structure of this VMO's whole tree (every VMO sharing
+    /// its root): edges and child lists agree, hidden nodes have two
+    /// children, nothing dead is left, and every page a hidden node holds
+    /// is still seen by some VMO. For tests and fuzzers.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, for the first fault found.
+    pub fn audit_tree(&self) -> core::result::Result<(), &'static str> {
+        self.tree.inner.lock().audit()
     }
 
     /// Calls `f(offset, resolved)` for every page of `[offset, offset + len)`

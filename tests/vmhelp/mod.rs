@@ -203,3 +203,35 @@ pub fn map_raw<A: Arch>(
         &[vmar as u64, opts as u64, 0, vmo as u64, 0, len, out],
     )
 }
+
+/// Zircon's `VmoWrite(vmo, data, offset)` (`vmo/helpers.h`): one `u32` at
+/// `offset`.
+pub fn write_u32<A: Arch>(env: &Env<A>, h: zx_handle_t, offset: u64, value: u32) {
+    vmo_write(env, h, offset, &value.to_ne_bytes()).expect("vmo_write");
+}
+
+/// Zircon's `VmoRead`: the `u32` at `offset`.
+pub fn read_u32<A: Arch>(env: &Env<A>, h: zx_handle_t, offset: u64) -> u32 {
+    let b = vmo_read(env, h, offset, 4).expect("vmo_read");
+    u32::from_ne_bytes(b.try_into().expect("four bytes"))
+}
+
+/// Zircon's `InitPageTaggedVmo(pages)`: page `i` holds `i + 1` at its
+/// start.
+pub fn tagged_vmo<A: Arch>(env: &Env<A>, pages: u64, options: u32) -> zx_handle_t {
+    let h = env.vmo_create(pages * P, options).expect("vmo_create");
+    for i in 0..pages {
+        write_u32(env, h, i * P, i as u32 + 1);
+    }
+    h
+}
+
+/// The frames in use once the harness's out-parameter and buffer pages are
+/// committed: what a test that only creates, reads and writes VMOs
+/// returns to.
+pub fn settled<A: Arch>(env: &Env<A>) -> usize {
+    let h = env.vmo_create(P, 0).expect("vmo_create");
+    vmo_write(env, h, 0, &[0]).expect("vmo_write");
+    env.close(h).expect("close");
+    env.sim.frames_allocated()
+}

@@ -41,6 +41,18 @@ const MIRI_PAGE_TABLE_TESTS: [&str; 9] = [
     "reserve_ahead_then_apply",
 ];
 
+/// Snapshot trees under Miri: copies, migrations, folds and trims on real
+/// frame memory, where a read of a freed frame would be caught (a subset:
+/// all of `vmo_snapshot_memory` takes minutes interpreted).
+const MIRI_SNAPSHOT_TESTS: [&str; 6] = [
+    "obj_mem_accounting",
+    "split_page_closure",
+    "overflow",
+    "small_clones",
+    "drop_parent_committed_bytes",
+    "disjoint_clones",
+];
+
 /// Miri flags: the sim hands out frames as exposed addresses (its
 /// "physical addresses" are heap addresses), so integer-to-pointer casts
 /// must be allowed.
@@ -148,6 +160,11 @@ fn miri() -> Result<(), Failure> {
         util::stage(&format!("miri ({t})"));
         miri_test().args(["--test", t]).run()?;
     }
+    util::stage("miri (snapshot trees)");
+    miri_test()
+        .args(["--test", "vmo_snapshot_memory", "--"])
+        .args(MIRI_SNAPSHOT_TESTS)
+        .run()?;
     Ok(())
 }
 

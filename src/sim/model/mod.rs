@@ -17,11 +17,12 @@
 //! `NO_MEMORY` from the kernel is accepted for any operation that allocates
 //! (the caller decides when that is allowed) and also changes nothing.
 //!
-//! Scope: `zx_vmo_create`, `_read`/`_write` (one byte), `_set_size`;
-//! `zx_vmar_allocate`, `_map`, `_unmap`, `_protect`, `_destroy`;
+//! Scope: `zx_vmo_create`, `_read`/`_write` (one byte), `_set_size`,
+//! `_create_child` (slices, snapshots, at-least-on-write children: see
+//! the `vmos` module); `zx_vmar_allocate`, `_map`, `_unmap`, `_protect`, `_destroy`;
 //! `zx_handle_duplicate`, `_replace`, `_close`; user-mode loads, stores and
 //! fetches (allowed, or which status the fault handler reports). Not
-//! modelled: VMO children, job policy, restricted mode.
+//! modelled: job policy, restricted mode.
 
 pub mod driver;
 pub mod leaves;
@@ -32,9 +33,9 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use crate::abi::{Rights, Status, VmOptions, ZX_VMO_RESIZABLE};
+use crate::abi::{Rights, Status, VmOptions};
 use crate::platform::PAGE_SIZE;
-use crate::vm::{MAX_VMO_SIZE, Perms};
+use crate::vm::Perms;
 
 /// A difference between the kernel and the model, described.
 pub type Mismatch = String;
@@ -69,8 +70,23 @@ pub struct VmoState {
     pub resizable: bool,
     /// The kernel's koid for it (0 until learned).
     pub koid: u64,
-    /// Bytes written so far (absent bytes read as zero).
+    /// Bytes written so far (absent bytes read as zero); empty for a slice.
     pub data: BTreeMap<u64, u8>,
+    /// For a slice: the parent and the byte offset in it.
+    pub slice_of: Option<(usize, u64)>,
+    /// Where byte 0 lies in the root VMO of its tree (Zircon's
+    /// `root_parent_offset`).
+    pub root_offset: u64,
+    /// A slice's offset in the first VMO up its chain that is not a slice
+    /// (Zircon's slice range offset); 0 for others.
+    pub slice_offset: u64,
+    /// What lies between it and its root.
+    pub chain: Chain,
+    /// An at-least-on-write child through a slice: its bytes are not
+    /// predicted.
+    pub fuzzy: bool,
+    /// Index of the root VMO of its tree.
+    pub tree: usize,
 }
 
 /// A VMAR.
@@ -125,6 +141,8 @@ pub struct Model {
     pub handles: BTreeMap<u32, HandleInfo>,
     /// Mapped pages by address.
     pub pages: BTreeMap<u64, PageState>,
+    /// Trees (by root VMO index) that ever had a copy-on-write child.
+    pub cow_trees: BTreeSet<usize>,
 }
 
 /// How a new region or mapping is placed.
@@ -376,117 +394,12 @@ impl Model {
             self.pages.remove(&va);
         }
     }
-
-    /// `zx_vmo_create(size, options)`; `actual` is the new handle and the
-    /// VMO's koid.
-    pub fn vmo_create(
-        &mut self,
-        size: u64,
-        options: u32,
-        actual: Outcome<(u32, u64)>,
-    ) -> Result<(), Mismatch> {
-        let predicted = (|| {
-            const KNOWN: u32 = ZX_VMO_RESIZABLE | (1 << 2) | (1 << 4);
-            if options & !KNOWN != 0 {
-                return Err(Status::InvalidArgs);
-            }
-            if options & ZX_VMO_RESIZABLE != 0 && options & (1 << 4) != 0 {
-                return Err(Status::InvalidArgs);
-            }
-            if options & !ZX_VMO_RESIZABLE != 0 {
-                return Err(Status::NotSupported);
-            }
-            round_up(size)
-                .filter(|s| *s <= MAX_VMO_SIZE)
-                .ok_or(Status::OutOfRange)
-        })();
-        let Some((size, (h, koid))) = agree("vmo_create", predicted, actual, true)? else {
-            return Ok(());
-        };
-        let resizable = options & ZX_VMO_RESIZABLE != 0;
-        self.vmos.push(VmoState {
-            size,
-            resizable,
-            koid,
-            data: BTreeMap::new(),
-        });
-        let mut rights = Rights::DEFAULT_VMO;
-        if resizable {
-            rights |= Rights::RESIZE;
-        }
-        self.add_handle(
-            h,
-            HandleInfo {
-                object: Object::Vmo(self.vmos.len() - 1),
-                rights,
-            },
-        )
-    }
-
-    /// `zx_vmo_read` of one byte at `offset`; `actual` is the byte.
-    pub fn vmo_read(&mut self, h: u32, offset: u64, actual: Outcome<u8>) -> Result<(), Mismatch> {
-        let predicted = self.vmo(h, Rights::READ).and_then(|(v, _)| {
-            let vmo = &self.vmos[v];
-            if offset.checked_add(1).is_none_or(|e| e > vmo.size) {
-                return Err(Status::OutOfRange);
-            }
-            Ok(vmo.data.get(&offset).copied().unwrap_or(0))
-        });
-        if let Some((want, got)) = agree("vmo_read", predicted, actual, false)?
-            && want != got
-        {
-            return Err(format!(
-                "vmo_read at {offset:#x}: model {want}, kernel {got}"
-            ));
-        }
-        Ok(())
-    }
-
-    /// `zx_vmo_write` of one byte `value` at `offset`.
-    pub fn vmo_write(
-        &mut self,
-        h: u32,
-        offset: u64,
-        value: u8,
-        actual: Outcome<()>,
-    ) -> Result<(), Mismatch> {
-        let predicted = self.vmo(h, Rights::WRITE).and_then(|(v, _)| {
-            if offset.checked_add(1).is_none_or(|e| e > self.vmos[v].size) {
-                return Err(Status::OutOfRange);
-            }
-            Ok(v)
-        });
-        if let Some((v, ())) = agree("vmo_write", predicted, actual, true)? {
-            self.vmos[v].data.insert(offset, value);
-        }
-        Ok(())
-    }
-
-    /// `zx_vmo_set_size`.
-    pub fn vmo_set_size(&mut self, h: u32, size: u64, actual: Outcome<()>) -> Result<(), Mismatch> {
-        let predicted = self.vmo(h, Rights::WRITE).and_then(|(v, rights)| {
-            if !self.vmos[v].resizable {
-                return Err(Status::Unavailable);
-            }
-            if !rights.contains(Rights::RESIZE) {
-                return Err(Status::AccessDenied);
-            }
-            let size = round_up(size)
-                .filter(|s| *s <= MAX_VMO_SIZE)
-                .ok_or(Status::OutOfRange)?;
-            Ok((v, size))
-        });
-        if let Some(((v, size), ())) = agree("vmo_set_size", predicted, actual, true)? {
-            let vmo = &mut self.vmos[v];
-            vmo.size = size;
-            vmo.data.retain(|o, _| *o < size);
-        }
-        Ok(())
-    }
 }
 
 mod ops;
+mod vmos;
 pub use ops::{Touch, TouchResult};
+pub use vmos::Chain;
 
 #[cfg(test)]
 mod tests {

@@ -466,9 +466,10 @@ impl Model {
         Ok(())
     }
 
-    /// What a user-mode access at `t.va` does: the byte read, or the
-    /// status the fault handler reports.
-    pub fn predict_touch(&self, t: Touch) -> TouchResult {
+    /// What a user-mode access at `t.va` does: the byte read (`None` if
+    /// the model cannot know it; 0 for stores and fetches), or the status
+    /// the fault handler reports.
+    pub fn predict_touch(&self, t: Touch) -> Outcome<Option<u8>> {
         let page = t.va & !(PAGE_SIZE - 1);
         let p = self.pages.get(&page).ok_or(Status::NotFound)?;
         let need = match t.access {
@@ -485,8 +486,8 @@ impl Model {
         }
         let offset = p.vmo_offset + (t.va - page);
         Ok(match t.access {
-            Access::Read => vmo.data.get(&offset).copied().unwrap_or(0),
-            _ => 0,
+            Access::Read => self.byte(p.vmo, offset),
+            _ => Some(0),
         })
     }
 
@@ -496,14 +497,16 @@ impl Model {
         let Some((want, got)) = agree("touch", predicted, actual, true)? else {
             return Ok(());
         };
-        if want != got {
+        if let Some(want) = want
+            && want != got
+        {
             return Err(format!("load at {:#x}: model {want}, kernel {got}", t.va));
         }
         if t.access == Access::Write {
             let page = t.va & !(PAGE_SIZE - 1);
             if let Some(p) = self.pages.get(&page) {
-                let offset = p.vmo_offset + (t.va - page);
-                self.vmos[p.vmo].data.insert(offset, t.value);
+                let (owner, at) = self.backing(p.vmo, p.vmo_offset + (t.va - page));
+                self.vmos[owner].data.insert(at, t.value);
             }
         }
         Ok(())

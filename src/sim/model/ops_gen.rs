@@ -9,7 +9,9 @@ use crate::abi::{
     ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_SPECIFIC, ZX_VM_CAN_MAP_WRITE,
     ZX_VM_COMPACT, ZX_VM_MAP_RANGE, ZX_VM_OFFSET_IS_UPPER_LIMIT, ZX_VM_PERM_EXECUTE,
     ZX_VM_PERM_READ, ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED, ZX_VM_PERM_WRITE,
-    ZX_VM_REQUIRE_NON_RESIZABLE, ZX_VM_SPECIFIC, ZX_VM_SPECIFIC_OVERWRITE, ZX_VMO_RESIZABLE,
+    ZX_VM_REQUIRE_NON_RESIZABLE, ZX_VM_SPECIFIC, ZX_VM_SPECIFIC_OVERWRITE, ZX_VMO_CHILD_NO_WRITE,
+    ZX_VMO_CHILD_REFERENCE, ZX_VMO_CHILD_RESIZABLE, ZX_VMO_CHILD_SLICE, ZX_VMO_CHILD_SNAPSHOT,
+    ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, ZX_VMO_CHILD_SNAPSHOT_MODIFIED, ZX_VMO_RESIZABLE,
 };
 use crate::platform::PAGE_SIZE;
 use crate::trap::Access;
@@ -76,6 +78,27 @@ const RIGHTS: [u32; 8] = [
     ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_OP_CHILDREN,
     ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE | ZX_RIGHT_MAP | ZX_RIGHT_DUPLICATE,
     ZX_RIGHT_WRITE | ZX_RIGHT_RESIZE | ZX_RIGHT_DUPLICATE,
+    0,
+];
+
+/// `zx_vmo_create_child` options: mostly one supported kind (snapshots
+/// first, sometimes resizable), sometimes a combination Zircon refuses.
+const CHILD_OPTIONS: [u32; 16] = [
+    ZX_VMO_CHILD_SNAPSHOT,
+    ZX_VMO_CHILD_SNAPSHOT,
+    ZX_VMO_CHILD_SNAPSHOT,
+    ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+    ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+    ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SLICE,
+    ZX_VMO_CHILD_SLICE,
+    ZX_VMO_CHILD_SLICE | ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+    ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_NO_WRITE | ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SNAPSHOT_MODIFIED,
+    ZX_VMO_CHILD_REFERENCE,
     0,
 ];
 
@@ -174,7 +197,7 @@ pub fn op(r: RawOp) -> Op {
     let f = r.flags;
     let raw_options = f >> 28 == 0xf;
     match r.kind % 16 {
-        0 | 1 => Op::VmoCreate {
+        0 => Op::VmoCreate {
             size: if r.x.is_multiple_of(8) {
                 r.x >> 3
             } else {
@@ -275,6 +298,22 @@ pub fn op(r: RawOp) -> Op {
         11 if f % 4 == 1 => Op::FailAfter {
             frames: ((f >> 2) % 4) as u8,
         },
+        1 | 11 => Op::CreateChild {
+            vmo: handle(r.h1, r.z, false),
+            options: if raw_options {
+                r.z as u32
+            } else {
+                CHILD_OPTIONS[((f >> 2) % 16) as usize]
+            },
+            offset: match r.x % 16 {
+                // Near the end of the address space: overflow and
+                // root-offset checks.
+                15 => u64::MAX - ((r.x >> 4) % 4) * PAGE_SIZE - PAGE_SIZE + 1,
+                14 => 1 << 63,
+                _ => offset(r.x),
+            },
+            size: len(r.y),
+        },
         12 => {
             let h = handle(r.h1, r.z, r.h2.is_multiple_of(4));
             let rights = if f % 16 == 15 {
@@ -296,6 +335,101 @@ pub fn op(r: RawOp) -> Op {
                 _ => Access::Execute,
             },
             value: r.y as u8,
+        },
+    }
+}
+
+/// Builds an operation from raw numbers, biased toward snapshot trees
+/// under load: small VMOs, writes, children (mostly snapshots), mappings
+/// placed anywhere in the window, loads and stores through them, closes,
+/// resizes, unmaps and protects, and now and then a frame limit. Every
+/// operation is mostly valid, so sequences get deep.
+pub fn snapshot_op(r: RawOp) -> Op {
+    const KINDS: [u32; 8] = [
+        ZX_VMO_CHILD_SNAPSHOT,
+        ZX_VMO_CHILD_SNAPSHOT,
+        ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+        ZX_VMO_CHILD_SNAPSHOT,
+        ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+        ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | ZX_VMO_CHILD_RESIZABLE,
+        ZX_VMO_CHILD_SLICE,
+        ZX_VMO_CHILD_SNAPSHOT,
+    ];
+    let f = r.flags;
+    let vmo = HandleRef::Vmo(r.h1 % 16);
+    let page = |x: u64, n: u64| (x % n) * PAGE_SIZE;
+    match r.kind % 16 {
+        0 => Op::VmoCreate {
+            size: page(r.x, 6) + PAGE_SIZE,
+            options: if f.is_multiple_of(4) {
+                ZX_VMO_RESIZABLE
+            } else {
+                0
+            },
+        },
+        1 | 2 => Op::VmoWrite {
+            vmo,
+            offset: page(r.x, 8) + r.y % 4,
+            value: r.z as u8,
+        },
+        3 | 4 => Op::CreateChild {
+            vmo,
+            options: KINDS[(f % 8) as usize],
+            offset: page(r.x, 4),
+            size: page(r.y, 6) + PAGE_SIZE,
+        },
+        5 => Op::Map {
+            vmar: HandleRef::Vmar(0),
+            options: if f.is_multiple_of(4) {
+                ZX_VM_PERM_READ
+            } else {
+                ZX_VM_PERM_READ | ZX_VM_PERM_WRITE
+            },
+            offset: 0,
+            vmo: HandleRef::Vmo(r.h2 % 16),
+            vmo_offset: page(r.x, 3),
+            len: page(r.y, 4) + PAGE_SIZE,
+        },
+        6..=8 => Op::Touch {
+            addr: AddrRef::Mapped(r.h1, (r.x % 4) as i8),
+            access: if f.is_multiple_of(2) {
+                Access::Write
+            } else {
+                Access::Read
+            },
+            value: r.z as u8,
+        },
+        9 | 10 => Op::VmoRead {
+            vmo,
+            offset: page(r.x, 8) + r.y % 4,
+        },
+        11 => Op::Close { handle: vmo },
+        12 => Op::VmoSetSize {
+            vmo,
+            size: page(r.x, 7),
+        },
+        13 => Op::Unmap {
+            vmar: HandleRef::Vmar(0),
+            addr: AddrRef::Mapped(r.h1, (r.x % 3) as i8),
+            len: page(r.y, 2) + PAGE_SIZE,
+        },
+        14 => Op::Protect {
+            vmar: HandleRef::Vmar(0),
+            options: if f.is_multiple_of(2) {
+                ZX_VM_PERM_READ
+            } else {
+                ZX_VM_PERM_READ | ZX_VM_PERM_WRITE
+            },
+            addr: AddrRef::Mapped(r.h1, 0),
+            len: page(r.y, 2) + PAGE_SIZE,
+        },
+        _ if f.is_multiple_of(4) => Op::FailAfter {
+            frames: ((f >> 2) % 3) as u8,
+        },
+        _ => Op::Touch {
+            addr: AddrRef::Mapped(r.h2, (r.y % 4) as i8),
+            access: Access::Read,
+            value: 0,
         },
     }
 }
