@@ -20,7 +20,7 @@
 //!   (`argc`, `argv`, `envp`, auxiliary vector) and the panic handler;
 //! - [`signal`]: `rt_sigaction` with our own `SA_RESTORER` trampoline, and
 //!   the `siginfo_t` / `ucontext_t` fields the programs read and change;
-//! - [`bench`]: the null-syscall and `mprotect` microbenchmarks;
+//! - [`bench`](mod@bench): the null-syscall and `mprotect` microbenchmarks;
 //! - [`counter`]: the cycle counter (`rdtsc`, `CNTVCT_EL0`) and the
 //!   calibration that turns its ticks into instructions under QEMU's
 //!   `-icount shift=0`.

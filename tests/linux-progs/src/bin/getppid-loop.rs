@@ -1,4 +1,4 @@
-//! `getppid-loop`: the null-syscall microbenchmark. `N` (argv[1], default
+//! `getppid-loop`: the null-syscall microbenchmark. `N` (`argv[1]`, default
 //! 1000) `getppid` calls per repetition, the median of 11 repetitions,
 //! timed with `rdtsc` / `CNTVCT_EL0` and converted to instructions with a
 //! calibration loop (exact under QEMU `-icount shift=0`; see
