@@ -74,6 +74,31 @@ pub enum Mode {
     Same,
 }
 
+/// Whether the pages are populated before the measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    /// Never touched (Zircon's benchmark): `mprotect` changes VMAs only.
+    Untouched,
+    /// Each page written once after mapping: `mprotect` also rewrites the
+    /// page-table entries and flushes the TLB.
+    Touched,
+}
+
+/// One figure: Zircon's shape in one layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Toggle or Same.
+    pub mode: Mode,
+    /// memfd or anon.
+    pub layout: Layout,
+    /// Populated or not.
+    pub pages: Pages,
+    /// Mappings (memfd) or pages (anon).
+    pub n: usize,
+    /// Pages protected per call (`k <= n`).
+    pub k: usize,
+}
+
 /// Zircon's `(mappings, protected)` pairs: `{1, 16, 128}²` with K ≤ N.
 pub const SHAPES: [(usize, usize); 6] =
     [(1, 1), (16, 1), (16, 16), (128, 1), (128, 16), (128, 128)];
@@ -126,40 +151,53 @@ fn map(layout: Layout, n: usize) -> Result<(usize, Option<usize>), &'static str>
     }
 }
 
-/// Zircon's name for a shape.
-pub fn name(mode: Mode, layout: Layout, n: usize, k: usize) -> ([u8; 64], usize) {
-    use core::fmt::Write as _;
-    struct Buf([u8; 64], usize);
-    impl core::fmt::Write for Buf {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = self.1 + s.len();
-            if end > self.0.len() {
-                return Err(core::fmt::Error);
+impl Shape {
+    /// The shape's name: Zircon's, with the layout in the middle
+    /// (`ProtectToggle/memfd/16Mappings/1Protect`; `memfd-touched` for
+    /// populated pages).
+    pub fn name(&self) -> ([u8; 64], usize) {
+        use core::fmt::Write as _;
+        struct Buf([u8; 64], usize);
+        impl core::fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                let end = self.1 + s.len();
+                if end > self.0.len() {
+                    return Err(core::fmt::Error);
+                }
+                self.0[self.1..end].copy_from_slice(s.as_bytes());
+                self.1 = end;
+                Ok(())
             }
-            self.0[self.1..end].copy_from_slice(s.as_bytes());
-            self.1 = end;
-            Ok(())
         }
+        let mut b = Buf([0; 64], 0);
+        let m = match self.mode {
+            Mode::Toggle => "Toggle",
+            Mode::Same => "Same",
+        };
+        let l = match self.layout {
+            Layout::Memfd => "memfd",
+            Layout::Anon => "anon",
+        };
+        let t = match self.pages {
+            Pages::Untouched => "",
+            Pages::Touched => "-touched",
+        };
+        let _ = write!(b, "Protect{m}/{l}{t}/{}Mappings/{}Protect", self.n, self.k);
+        (b.0, b.1)
     }
-    let mut b = Buf([0; 64], 0);
-    let m = if mode == Mode::Toggle {
-        "Toggle"
-    } else {
-        "Same"
-    };
-    let l = if layout == Layout::Memfd {
-        "memfd"
-    } else {
-        "anon"
-    };
-    let _ = write!(b, "Protect{m}/{l}/{n}Mappings/{k}Protect");
-    (b.0, b.1)
 }
 
 /// Measures one shape and prints its line (and a check that every
 /// `mprotect` returned 0).
-pub fn protect(r: &mut Report, cal: &Calibration, mode: Mode, layout: Layout, n: usize, k: usize) {
-    let (buf, len) = name(mode, layout, n, k);
+pub fn protect(r: &mut Report, cal: &Calibration, shape: Shape) {
+    let Shape {
+        mode,
+        layout,
+        pages,
+        n,
+        k,
+    } = shape;
+    let (buf, len) = shape.name();
     let name = core::str::from_utf8(&buf[..len]).unwrap_or("?");
     let (base, fd) = match map(layout, n) {
         Ok(m) => m,
@@ -169,6 +207,12 @@ pub fn protect(r: &mut Report, cal: &Calibration, mode: Mode, layout: Layout, n:
             return;
         }
     };
+    if pages == Pages::Touched {
+        for i in 0..n {
+            // SAFETY: the benchmark's own RW pages; nothing else uses them.
+            unsafe { ((base + i * PAGE) as *mut u8).write_volatile(1) };
+        }
+    }
     let addr = base + (n - k) / 2 * PAGE;
     // A batch long enough to dwarf the counter's resolution, short enough
     // to keep the boot quick.
@@ -209,9 +253,16 @@ mod tests {
         assert_eq!(parse_count(b""), None);
         assert_eq!(parse_count(b"12a"), None);
         assert_eq!(parse_count(b"9999999999999"), None);
-        let (b, l) = name(Mode::Toggle, Layout::Memfd, 128, 16);
+        let shape = |mode, layout, pages, n, k| Shape {
+            mode,
+            layout,
+            pages,
+            n,
+            k,
+        };
+        let (b, l) = shape(Mode::Toggle, Layout::Memfd, Pages::Untouched, 128, 16).name();
         assert_eq!(&b[..l], b"ProtectToggle/memfd/128Mappings/16Protect");
-        let (b, l) = name(Mode::Same, Layout::Anon, 1, 1);
-        assert_eq!(&b[..l], b"ProtectSame/anon/1Mappings/1Protect");
+        let (b, l) = shape(Mode::Same, Layout::Anon, Pages::Touched, 1, 1).name();
+        assert_eq!(&b[..l], b"ProtectSame/anon-touched/1Mappings/1Protect");
     }
 }

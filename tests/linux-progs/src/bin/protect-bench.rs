@@ -1,5 +1,6 @@
 //! `protect-bench`: Zircon's `Vmar/Protect{Toggle,Same}` shapes through
-//! Linux `mprotect` in both layouts, then `getppid`; one
+//! Linux `mprotect` in both layouts, untouched (Zircon's) and with every
+//! page populated first, then `getppid`; one
 //! `bench: <name> <I> insns/call` line each (see `linux_progs::bench`).
 //! `cargo xtask bench` runs it in a Linux kernel booted in QEMU with
 //! `-icount shift=0`, where the figures are guest instructions. Exits 0
@@ -21,7 +22,7 @@ linux_progs::entry!(program::main);
 
 #[cfg(target_os = "none")]
 mod program {
-    use linux_progs::bench::{self, Layout, Mode, SHAPES};
+    use linux_progs::bench::{self, Layout, Mode, Pages, SHAPES, Shape};
     use linux_progs::counter;
     use linux_progs::out::Report;
     use linux_progs::rt::Args;
@@ -36,10 +37,19 @@ mod program {
             cal.milli_insns_per_tick() / 1000,
             cal.milli_insns_per_tick() % 1000
         ));
-        for layout in [Layout::Memfd, Layout::Anon] {
-            for mode in [Mode::Toggle, Mode::Same] {
-                for (n, k) in SHAPES {
-                    bench::protect(&mut r, &cal, mode, layout, n, k);
+        for pages in [Pages::Untouched, Pages::Touched] {
+            for layout in [Layout::Memfd, Layout::Anon] {
+                for mode in [Mode::Toggle, Mode::Same] {
+                    for (n, k) in SHAPES {
+                        let shape = Shape {
+                            mode,
+                            layout,
+                            pages,
+                            n,
+                            k,
+                        };
+                        bench::protect(&mut r, &cal, shape);
+                    }
                 }
             }
         }
