@@ -77,19 +77,29 @@ pub fn kernel(arch: Arch) -> Result<Kernel, Failure> {
 fn fetch(arch: Arch, dir: &Path) -> Result<String, Failure> {
     let da = deb_arch(arch);
     let meta = format!("linux-image-cloud-{da}:{da}");
-    let deps = Cmd::new("apt-cache").args(["depends", &meta]).output()?;
-    let package = deps
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Depends: "))
-        .map(|p| p.split(':').next().unwrap_or(p).trim())
-        .find(|p| p.starts_with("linux-image-") && p.ends_with(&format!("-cloud-{da}")))
-        .ok_or_else(|| {
-            Failure::new(format!(
-                "apt-cache depends {meta} names no linux-image-*-cloud-{da} package \
-                 (is `apt-get update` needed?)"
-            ))
-        })?
-        .to_string();
+    let resolve = || -> Result<Option<String>, Failure> {
+        let deps = Cmd::new("apt-cache").args(["depends", &meta]).output()?;
+        Ok(deps
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Depends: "))
+            .map(|p| p.split(':').next().unwrap_or(p).trim())
+            .find(|p| p.starts_with("linux-image-") && p.ends_with(&format!("-cloud-{da}")))
+            .map(str::to_owned))
+    };
+    // A fresh machine may have no package lists yet.
+    let found = match resolve() {
+        Ok(Some(p)) => Some(p),
+        _ => {
+            qemu::apt(&["update"])?;
+            resolve()?
+        }
+    };
+    let package = found.ok_or_else(|| {
+        Failure::new(format!(
+            "apt-cache depends {meta} names no linux-image-*-cloud-{da} package, \
+             even after apt-get update"
+        ))
+    })?;
     let work = dir.join("download");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)

@@ -46,8 +46,7 @@ pub const PAGE: usize = 4096;
 
 /// What a program's `main` says when it is run on the host instead of
 /// being built for a Linux target.
-pub fn explain_host(name: &str) -> &'static str {
-    let _ = name;
+pub fn explain_host() -> &'static str {
     "this is a static Linux program without libc: build it with `cargo xtask linux-progs` \
      (--target x86_64-unknown-none / aarch64-unknown-none) and run the ELF it prints"
 }

@@ -14,7 +14,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("fork-cow: {}", linux_progs::explain_host("fork-cow"));
+    eprintln!("fork-cow: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]

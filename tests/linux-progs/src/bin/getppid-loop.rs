@@ -11,10 +11,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!(
-        "getppid-loop: {}",
-        linux_progs::explain_host("getppid-loop")
-    );
+    eprintln!("getppid-loop: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]

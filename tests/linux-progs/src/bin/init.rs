@@ -11,7 +11,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("init: {}", linux_progs::explain_host("init"));
+    eprintln!("init: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]

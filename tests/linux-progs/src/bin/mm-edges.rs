@@ -13,7 +13,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("mm-edges: {}", linux_progs::explain_host("mm-edges"));
+    eprintln!("mm-edges: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]

@@ -11,10 +11,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!(
-        "protect-bench: {}",
-        linux_progs::explain_host("protect-bench")
-    );
+    eprintln!("protect-bench: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]

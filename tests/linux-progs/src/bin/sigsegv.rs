@@ -22,7 +22,7 @@
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("sigsegv: {}", linux_progs::explain_host("sigsegv"));
+    eprintln!("sigsegv: {}", linux_progs::explain_host());
 }
 
 #[cfg(target_os = "none")]
