@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{self, Cmd, Failure};
 
+mod linux;
 mod report;
 
 use report::{Figure, Machine, Target, markdown, svg};
@@ -49,6 +50,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--linux-only" => return linux_only(),
             "--runs" => {
                 runs = it
                     .next()
@@ -68,7 +70,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             }
             other => {
                 return Err(Failure::new(format!(
-                    "unknown bench argument `{other}`; use --runs N, --serial ARCH=FILE"
+                    "unknown bench argument `{other}`; use --runs N, --serial ARCH=FILE, --linux-only"
                 )));
             }
         }
@@ -124,16 +126,69 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         }
         restricted.insert(arch, figure);
     }
+    let linux = linux_figures();
     let figures = figures(&medians, &memory, &restricted);
     let docs = util::root().join("docs");
     std::fs::create_dir_all(&docs)
         .map_err(|e| Failure::new(format!("cannot create {}: {e}", docs.display())))?;
-    let table = markdown(&figures, &machine, runs);
+    let mut table = markdown(&figures, &machine, runs);
+    table.push_str(&linux::markdown(&linux));
     write(&docs.join("bench-results.md"), &table)?;
     write(&docs.join("bench-ratios.svg"), &svg(&figures))?;
     println!("{table}");
     println!("xtask: wrote docs/bench-results.md and docs/bench-ratios.svg");
-    Ok(())
+    linux_verdict(&linux)
+}
+
+/// Boots Linux on both arches for the `mprotect` shapes (see
+/// [`linux`]); a failure is kept, to be shown in the table and then
+/// fail the command.
+fn linux_figures() -> Vec<(&'static str, Result<linux::Measured, String>)> {
+    use crate::qemu::Arch;
+    util::stage("Linux booted in QEMU: mprotect shapes and getppid");
+    [("x86_64", Arch::X86_64), ("aarch64", Arch::Aarch64)]
+        .into_iter()
+        .map(|(name, arch)| {
+            let m = linux::measure(arch).map_err(|f| f.to_string());
+            if let Err(why) = &m {
+                println!("xtask: Linux {name}: FAILED: {why}");
+            }
+            (name, m)
+        })
+        .collect()
+}
+
+/// Fails when an arch could not be measured.
+fn linux_verdict(linux: &[(&str, Result<linux::Measured, String>)]) -> Result<(), Failure> {
+    let failed: Vec<String> = linux
+        .iter()
+        .filter_map(|(a, r)| r.as_ref().err().map(|e| format!("{a}: {e}")))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "Linux in QEMU was not measured on every arch:\n  {}",
+            failed.join("\n  ")
+        )))
+    }
+}
+
+/// `cargo xtask bench --linux-only`: measures only Linux in QEMU and
+/// replaces that section of `docs/bench-results.md` (the rest stays).
+fn linux_only() -> Result<(), Failure> {
+    let linux = linux_figures();
+    let path = util::root().join("docs").join("bench-results.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let kept = match old.find(linux::HEADING) {
+        Some(i) => old[..i].trim_end().to_string(),
+        None => old.trim_end().to_string(),
+    };
+    let section = linux::markdown(&linux);
+    write(&path, &format!("{kept}\n{section}"))?;
+    println!("{section}");
+    println!("xtask: wrote the Linux section of docs/bench-results.md");
+    linux_verdict(&linux)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {

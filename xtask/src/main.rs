@@ -7,6 +7,11 @@
 //!   Last, the `qemu` stage boots `tests/hobby-kernel` on x86_64 (twice:
 //!   default CPU and `-cpu max`) and aarch64 and checks its report
 //!   (installing QEMU with apt-get when run as root and it is missing).
+//!   Then the `linux-progs` stage runs `tests/linux-progs` natively, under
+//!   qemu-aarch64 and in Debian's kernel booted in QEMU (see
+//!   `linux_progs`).
+//! - `cargo xtask linux-progs [--arch A] [--run-native] [--run-kernel]`:
+//!   builds the static Linux test programs and runs them.
 //! - `cargo xtask run [--arch x86_64|aarch64] [-- <qemu args>]`: builds the
 //!   hobby kernel and boots it in QEMU, streaming its serial output.
 //! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
@@ -14,6 +19,8 @@
 
 mod bench;
 mod fuzz;
+mod linux_boot;
+mod linux_progs;
 mod qemu;
 mod util;
 
@@ -30,6 +37,7 @@ fn main() -> ExitCode {
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::command(&args[1..]),
+        Some("linux-progs") => ensure_toolchain().and_then(|()| linux_progs::command(&args[1..])),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -57,6 +65,9 @@ fn print_help() {
          bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
          \x20       peers; writes docs/bench-results.md and the plot\n\
          fuzz    [--time S] [TARGET...]: run the fuzz targets\n\
+         linux-progs [--arch A] [--run-native] [--run-kernel]: build the\n\
+         \x20       static Linux test programs; run them on this host and\n\
+         \x20       qemu-aarch64, or in Debian's kernel booted in QEMU\n\
          help    this text"
     );
 }
@@ -117,6 +128,8 @@ fn test(args: &[String]) -> Result<(), Failure> {
                 "zx-subsystem",
                 "-p",
                 "hobby-kernel",
+                "-p",
+                "linux-progs",
                 "--target",
                 target,
                 "--",
@@ -151,8 +164,14 @@ fn test(args: &[String]) -> Result<(), Failure> {
         ])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
+    Cmd::cargo()
+        .args(["doc", "-p", "linux-progs", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
     util::stage("qemu");
     qemu::test_all()?;
+    util::stage("linux-progs (this host, qemu-aarch64, Debian's kernel in QEMU)");
+    linux_progs::test_stage()?;
     fuzz::ci_stage()?;
     util::stage("all checks passed");
     Ok(())

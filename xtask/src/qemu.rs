@@ -35,7 +35,7 @@ pub enum Arch {
 }
 
 impl Arch {
-    fn parse(s: &str) -> Result<Arch, Failure> {
+    pub(crate) fn parse(s: &str) -> Result<Arch, Failure> {
         match s {
             "x86_64" | "x86-64" | "amd64" => Ok(Arch::X86_64),
             "aarch64" | "arm64" => Ok(Arch::Aarch64),
@@ -45,14 +45,14 @@ impl Arch {
         }
     }
 
-    fn target(self) -> &'static str {
+    pub(crate) fn target(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-none",
             Arch::Aarch64 => "aarch64-unknown-none",
         }
     }
 
-    fn qemu(self) -> &'static str {
+    pub(crate) fn qemu(self) -> &'static str {
         match self {
             Arch::X86_64 => "qemu-system-x86_64",
             Arch::Aarch64 => "qemu-system-aarch64",
@@ -254,7 +254,7 @@ fn judge(arch: Arch, boot: &Boot) -> Result<String, Failure> {
 
 /// Parses `N passed, N failed` (optionally `, N skipped`, optionally after
 /// one `word:`), the closing line of a kernel run.
-fn parse_summary(line: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_summary(line: &str) -> Option<(u32, u32)> {
     let mut rest = line.trim();
     if let Some((head, tail)) = rest.split_once(": ")
         && !head.contains(' ')
@@ -274,7 +274,7 @@ fn parse_summary(line: &str) -> Option<(u32, u32)> {
 }
 
 /// The directory cargo builds into.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
@@ -366,7 +366,7 @@ fn boot(arch: Arch, kernel: &Path, extra: &[String]) -> Result<Boot, Failure> {
 }
 
 /// Whether `program --version` runs.
-fn runs(program: &str) -> bool {
+pub(crate) fn runs(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
@@ -427,7 +427,7 @@ pub fn ensure_qemu() -> Result<(), Failure> {
     }
 }
 
-fn runs_apt() -> bool {
+pub(crate) fn runs_apt() -> bool {
     Command::new("apt-get")
         .arg("--version")
         .stdout(Stdio::null())
@@ -436,7 +436,7 @@ fn runs_apt() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn apt(args: &[&str]) -> Result<(), Failure> {
+pub(crate) fn apt(args: &[&str]) -> Result<(), Failure> {
     Cmd::new("apt-get")
         .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")

@@ -71,6 +71,12 @@ impl Cmd {
         self
     }
 
+    /// Runs in `dir` instead of the workspace root.
+    pub fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
         self.cmd.env(k, v);
         self
