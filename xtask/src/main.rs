@@ -12,8 +12,11 @@
 //! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
 //!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
+mod archive;
 mod bench;
+mod busybox;
 mod fuzz;
+mod linux;
 mod qemu;
 mod util;
 
@@ -29,6 +32,16 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("bench") => bench::run(&args[1..]),
+        Some("linux") => {
+            util::to_stderr(true);
+            return match ensure_toolchain().and_then(|()| linux::command(&args[1..])) {
+                Ok(code) => ExitCode::from(code),
+                Err(f) => {
+                    eprintln!("xtask linux: {f}; exit status {}", linux::FAILED);
+                    ExitCode::from(linux::FAILED)
+                }
+            };
+        }
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();

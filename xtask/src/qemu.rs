@@ -35,7 +35,7 @@ pub enum Arch {
 }
 
 impl Arch {
-    fn parse(s: &str) -> Result<Arch, Failure> {
+    pub fn parse(s: &str) -> Result<Arch, Failure> {
         match s {
             "x86_64" | "x86-64" | "amd64" => Ok(Arch::X86_64),
             "aarch64" | "arm64" => Ok(Arch::Aarch64),
@@ -45,14 +45,14 @@ impl Arch {
         }
     }
 
-    fn target(self) -> &'static str {
+    pub fn target(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-none",
             Arch::Aarch64 => "aarch64-unknown-none",
         }
     }
 
-    fn qemu(self) -> &'static str {
+    pub fn qemu(self) -> &'static str {
         match self {
             Arch::X86_64 => "qemu-system-x86_64",
             Arch::Aarch64 => "qemu-system-aarch64",
@@ -274,7 +274,7 @@ fn parse_summary(line: &str) -> Option<(u32, u32)> {
 }
 
 /// The directory cargo builds into.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
@@ -289,7 +289,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// Builds the hobby kernel in release mode; returns the ELF's path.
-fn build(arch: Arch) -> Result<PathBuf, Failure> {
+pub fn build(arch: Arch) -> Result<PathBuf, Failure> {
     util::stage(&format!("build hobby-kernel ({}, release)", arch.target()));
     Cmd::cargo()
         .args(["build", "-p", "hobby-kernel", "--release", "--target"])

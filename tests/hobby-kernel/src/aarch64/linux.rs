@@ -69,7 +69,7 @@ impl Machine<HobbyPlatform> for LinuxMachine<'_> {
                 "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
                 "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]",
                 "ldp q28, q29, [{p}, #448]", "ldp q30, q31, [{p}, #480]",
-                "ldp x9, x10, [{p}, #512]", "msr fpcr, x9", "msr fpsr, x10",
+                "ldr x9, [{p}, #512]", "ldr x10, [{p}, #520]", "msr fpcr, x9", "msr fpsr, x10",
                 p = in(reg) p, out("x9") _, out("x10") _,
                 options(nostack, readonly),
             );
@@ -86,7 +86,7 @@ impl Machine<HobbyPlatform> for LinuxMachine<'_> {
                 "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
                 "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]",
                 "stp q28, q29, [{p}, #448]", "stp q30, q31, [{p}, #480]",
-                "mrs x9, fpcr", "mrs x10, fpsr", "stp x9, x10, [{p}, #512]",
+                "mrs x9, fpcr", "mrs x10, fpsr", "str x9, [{p}, #512]", "str x10, [{p}, #520]",
                 p = in(reg) p, out("x9") _, out("x10") _,
                 options(nostack),
             );
