@@ -144,6 +144,9 @@ impl Tree {
                 Node::File(m, data) => {
                     std::fs::write(&p, data).map_err(|e| err(&p, e))?;
                     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*m)).map_err(|e| err(&p, e))?;
+                    let f = std::fs::File::options().write(true).open(&p).map_err(|e| err(&p, e))?;
+                    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(MTIME));
+                    f.set_modified(t).map_err(|e| err(&p, e))?;
                 }
                 Node::Symlink(t) => std::os::unix::fs::symlink(t, &p).map_err(|e| err(&p, e))?,
             }

@@ -100,7 +100,7 @@ fn trampoline(arch: Arch) -> &'static [u8] {
     }
 }
 
-fn arch_name(arch: Arch) -> &'static str {
+pub fn arch_name(arch: Arch) -> &'static str {
     match arch {
         Arch::X86_64 => "x86_64",
         Arch::Aarch64 => "aarch64",
@@ -125,6 +125,13 @@ pub fn build(arch: Arch) -> Result<Built, Failure> {
     let bb = busybox::binary(arch_name(arch))?;
     let busybox = std::fs::read(&bb).map_err(|e| Failure::new(format!("{}: {e}", bb.display())))?;
     Ok(Built { arch, kernel, runner, busybox, applets: applets()? })
+}
+
+impl Built {
+    /// The applet names (for `/bin` links).
+    pub fn applets(&self) -> &[String] {
+        &self.applets
+    }
 }
 
 /// The tree every run has, plus the request's files.

@@ -15,6 +15,7 @@
 mod archive;
 mod bench;
 mod busybox;
+mod conformance;
 mod fuzz;
 mod linux;
 mod qemu;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("bench") => bench::run(&args[1..]),
+        Some("linux-conformance") => ensure_toolchain().and_then(|()| conformance::stage()),
         Some("linux") => {
             util::to_stderr(true);
             return match ensure_toolchain().and_then(|()| linux::command(&args[1..])) {
