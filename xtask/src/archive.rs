@@ -54,7 +54,7 @@ fn header(out: &mut Vec<u8>, name: &str, mode: u32, size: usize) {
     out.extend_from_slice(h.as_bytes());
     out.extend_from_slice(name.as_bytes());
     out.push(0);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -62,7 +62,7 @@ fn header(out: &mut Vec<u8>, name: &str, mode: u32, size: usize) {
 fn entry(out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]) {
     header(out, name, mode, data.len());
     out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

@@ -284,14 +284,20 @@ fn boot(b: &Built, blob: &Path) -> Result<Outcome, Failure> {
         let _ = stderr.read_to_end(&mut v);
         v
     });
-    let deadline = Instant::now() + TIMEOUT;
+    let timeout = std::env::var("XTASK_LINUX_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(TIMEOUT, Duration::from_secs);
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(Failure::new(format!("{} did not finish within {} s", b.arch.qemu(), TIMEOUT.as_secs())));
+                timed_out = true;
+                break;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(Failure::new(format!("waiting for QEMU: {e}"))),
@@ -302,6 +308,9 @@ fn boot(b: &Built, blob: &Path) -> Result<Outcome, Failure> {
     let mut o = Outcome::default();
     demux(&bytes, &mut o);
     o.kernel.extend_from_slice(&qemu_err);
+    if timed_out {
+        o.status = Err(format!("{} did not finish within {} s; killed", b.arch.qemu(), timeout.as_secs()));
+    }
     Ok(o)
 }
 

@@ -97,7 +97,10 @@ fn half(b: &[u8], at: usize) -> Option<u16> {
 }
 
 /// One `PT_LOAD` of the runner: `(vaddr, file bytes, memsz, flags)`.
-fn runner_segments(elf: &[u8]) -> Option<alloc::vec::Vec<(u64, &[u8], u64, u32)>> {
+type Segment<'a> = (u64, &'a [u8], u64, u32);
+
+/// The runner's `PT_LOAD`s.
+fn runner_segments(elf: &[u8]) -> Option<alloc::vec::Vec<Segment<'_>>> {
     if elf.get(..4)? != b"\x7fELF" || *elf.get(4)? != 2 {
         return None;
     }

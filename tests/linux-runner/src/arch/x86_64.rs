@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn frame_round_trip() {
-        let s = State { rax: 1, rbx: 2, rsp: 0x7000_0000, ip: 0x40_1234, flags: 0x246, r15: 15, ..State::default() };
+        let s = State { rax: 1, rbx: 2, rsp: 0x7000_0000, ip: 0x40_1234, flags: 0x244, r15: 15, ..State::default() };
         let act = Action { handler: 0x40_5000, flags: 0, restorer: 0x40_6000, mask: 0 };
         let info = siginfo(10, si::USER, 0, 2);
         let f = build_frame(&s, s.rsp, &act, act.restorer, 0x5, (0, 2, 0), &info);
@@ -268,7 +268,7 @@ mod tests {
         let (mask, fp) = restore(&mut back, &f.bytes[8..8 + UCONTEXT]);
         assert_eq!(mask, 0x5);
         assert_eq!(fp, f.fp_at);
-        assert_eq!((back.rax, back.rbx, back.r15, back.rsp, back.ip, back.flags), (1, 2, 15, s.rsp, s.ip, 0x246));
+        assert_eq!((back.rax, back.rbx, back.r15, back.rsp, back.ip, back.flags), (1, 2, 15, s.rsp, s.ip, 0x244));
     }
 
     #[test]

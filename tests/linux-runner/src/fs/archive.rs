@@ -175,7 +175,7 @@ mod tests {
         huge[6 + 8 * 6..14 + 8 * 6].copy_from_slice(b"ffffffff");
         assert!(matches!(entries(&huge).next(), Some(Err(ArchiveError::Truncated(0)))));
         let mut nothex = a;
-        nothex[10] = b'g';
+        nothex[6 + 8] = b'g';
         assert_eq!(entries(&nothex).next(), Some(Err(ArchiveError::BadHeader(0))));
         assert_eq!(entries(&[]).next(), Some(Err(ArchiveError::NoTrailer)));
     }

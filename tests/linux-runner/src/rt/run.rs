@@ -124,6 +124,7 @@ impl Runner {
         let (nr, args) = abi::syscall_args(self.state());
         let sys = abi::lookup(nr).map_or(Sys::Nosys, |(_, s)| s);
         let flow = self.lx.dispatch(sys, args);
+        log!("{} {args:x?} = {flow:x?}", abi::lookup(nr).map_or("?", |(n, _)| n));
         let enosys = flow == Flow::Ret((-i64::from(Errno::ENOSYS.0)) as u64);
         self.lx.stats.count(nr, enosys);
         match flow {
