@@ -139,13 +139,19 @@ impl Tree {
             match node {
                 Node::Dir(m) => {
                     std::fs::create_dir_all(&p).map_err(|e| err(&p, e))?;
-                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*m)).map_err(|e| err(&p, e))?;
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*m))
+                        .map_err(|e| err(&p, e))?;
                 }
                 Node::File(m, data) => {
                     std::fs::write(&p, data).map_err(|e| err(&p, e))?;
-                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*m)).map_err(|e| err(&p, e))?;
-                    let f = std::fs::File::options().write(true).open(&p).map_err(|e| err(&p, e))?;
-                    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(MTIME));
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*m))
+                        .map_err(|e| err(&p, e))?;
+                    let f = std::fs::File::options()
+                        .write(true)
+                        .open(&p)
+                        .map_err(|e| err(&p, e))?;
+                    let t =
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(MTIME));
                     f.set_modified(t).map_err(|e| err(&p, e))?;
                 }
                 Node::Symlink(t) => std::os::unix::fs::symlink(t, &p).map_err(|e| err(&p, e))?,
@@ -170,9 +176,17 @@ mod tests {
         let mut at = 0;
         let mut seen = 0;
         while at + 110 <= a.len() {
-            let f = |i: usize| usize::from_str_radix(std::str::from_utf8(&a[at + 6 + 8 * i..at + 14 + 8 * i]).unwrap(), 16).unwrap();
+            let f = |i: usize| {
+                usize::from_str_radix(
+                    std::str::from_utf8(&a[at + 6 + 8 * i..at + 14 + 8 * i]).unwrap(),
+                    16,
+                )
+                .unwrap()
+            };
             let (mode, size, namesize) = (f(1), f(6), f(11));
-            let name = std::str::from_utf8(&a[at + 110..at + 110 + namesize - 1]).unwrap().to_owned();
+            let name = std::str::from_utf8(&a[at + 110..at + 110 + namesize - 1])
+                .unwrap()
+                .to_owned();
             let data = (at + 110 + namesize).next_multiple_of(4);
             if name == "TRAILER!!!" {
                 break;

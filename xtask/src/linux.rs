@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::archive::{Node, Tree};
+use crate::busybox;
 use crate::qemu::{self, Arch};
 use crate::util::{self, Cmd, Failure};
-use crate::busybox;
 
 /// The status `cargo xtask linux` exits with when anything but the
 /// program failed.
@@ -112,19 +112,42 @@ pub fn arch_name(arch: Arch) -> &'static str {
 fn applets() -> Result<Vec<String>, Failure> {
     let bb = busybox::binary("x86_64")?;
     let out = Cmd::new(&bb).arg("--list").output()?;
-    Ok(out.lines().map(str::to_owned).filter(|a| !a.is_empty() && a != "busybox").collect())
+    Ok(out
+        .lines()
+        .map(str::to_owned)
+        .filter(|a| !a.is_empty() && a != "busybox")
+        .collect())
 }
 
 /// Builds the runner and kernel for `arch` and fetches busybox.
 pub fn build(arch: Arch) -> Result<Built, Failure> {
     util::stage(&format!("build linux-runner ({}, release)", arch.target()));
-    Cmd::cargo().args(["build", "-p", "linux-runner", "--release", "--target", arch.target()]).run()?;
-    let runner_path = qemu::target_dir().join(arch.target()).join("release").join("linux-runner");
-    let runner = std::fs::read(&runner_path).map_err(|e| Failure::new(format!("{}: {e}", runner_path.display())))?;
+    Cmd::cargo()
+        .args([
+            "build",
+            "-p",
+            "linux-runner",
+            "--release",
+            "--target",
+            arch.target(),
+        ])
+        .run()?;
+    let runner_path = qemu::target_dir()
+        .join(arch.target())
+        .join("release")
+        .join("linux-runner");
+    let runner = std::fs::read(&runner_path)
+        .map_err(|e| Failure::new(format!("{}: {e}", runner_path.display())))?;
     let kernel = qemu::build(arch)?;
     let bb = busybox::binary(arch_name(arch))?;
     let busybox = std::fs::read(&bb).map_err(|e| Failure::new(format!("{}: {e}", bb.display())))?;
-    Ok(Built { arch, kernel, runner, busybox, applets: applets()? })
+    Ok(Built {
+        arch,
+        kernel,
+        runner,
+        busybox,
+        applets: applets()?,
+    })
 }
 
 impl Built {
@@ -138,16 +161,29 @@ impl Built {
 pub fn tree(busybox: &[u8], applets: &[String], req: &Request) -> Result<Tree, Failure> {
     let mut t = Tree::default();
     for d in ["bin", "etc", "root", "tmp", "dev"] {
-        t.add(d, Node::Dir(if d == "tmp" { 0o1777 } else if d == "root" { 0o700 } else { 0o755 }));
+        t.add(
+            d,
+            Node::Dir(if d == "tmp" {
+                0o1777
+            } else if d == "root" {
+                0o700
+            } else {
+                0o755
+            }),
+        );
     }
     t.add("bin/busybox", Node::File(0o755, busybox.to_vec()));
     for a in applets {
         t.add(&format!("bin/{a}"), Node::Symlink("busybox".into()));
     }
-    t.add("etc/passwd", Node::File(0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec()));
+    t.add(
+        "etc/passwd",
+        Node::File(0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec()),
+    );
     t.add("etc/group", Node::File(0o644, b"root:x:0:\n".to_vec()));
     for (host, guest) in &req.files {
-        let data = std::fs::read(host).map_err(|e| Failure::new(format!("--file {}: {e}", host.display())))?;
+        let data = std::fs::read(host)
+            .map_err(|e| Failure::new(format!("--file {}: {e}", host.display())))?;
         t.add_parents(guest);
         t.add(guest, Node::File(0o644, data));
     }
@@ -187,7 +223,9 @@ fn blob(b: &Built, req: &Request, tree: &Tree) -> Vec<u8> {
     put(&mut out, 48, archive.len() as u64);
     put(&mut out, 56, argv_off as u64);
     put(&mut out, 64, argv.len() as u64);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     put(&mut out, 72, now);
     put(&mut out, 80, now ^ 0x9e37_79b9_7f4a_7c15);
     put(&mut out, 88, RAM_MIB << 20);
@@ -205,7 +243,9 @@ pub fn demux(bytes: &[u8], o: &mut Outcome) {
         if bytes[i] == 0 && bytes.get(i + 1) == Some(&b'Z') && i + 5 <= bytes.len() {
             let stream = bytes[i + 2];
             let len = usize::from(u16::from_le_bytes([bytes[i + 3], bytes[i + 4]]));
-            let Some(payload) = bytes.get(i + 5..i + 5 + len) else { break };
+            let Some(payload) = bytes.get(i + 5..i + 5 + len) else {
+                break;
+            };
             match stream {
                 1 => o.stdout.extend_from_slice(payload),
                 2 => o.stderr.extend_from_slice(payload),
@@ -239,7 +279,11 @@ pub fn run_built(b: &Built, req: &Request) -> Result<Outcome, Failure> {
     let blob = blob(b, req, &t);
     let dir = qemu::target_dir().join("linux");
     std::fs::create_dir_all(&dir).map_err(|e| Failure::new(format!("{}: {e}", dir.display())))?;
-    let path = dir.join(format!("blob-{}-{}.bin", arch_name(b.arch), std::process::id()));
+    let path = dir.join(format!(
+        "blob-{}-{}.bin",
+        arch_name(b.arch),
+        std::process::id()
+    ));
     std::fs::write(&path, &blob).map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
     let r = boot(b, &path);
     let _ = std::fs::remove_file(&path);
@@ -250,7 +294,12 @@ fn boot(b: &Built, blob: &Path) -> Result<Outcome, Failure> {
     let mut cmd = Command::new(b.arch.qemu());
     let ram_start: u64 = match b.arch {
         Arch::X86_64 => {
-            cmd.args(["-M", "q35", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+            cmd.args([
+                "-M",
+                "q35",
+                "-device",
+                "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            ]);
             0
         }
         Arch::Aarch64 => {
@@ -258,7 +307,16 @@ fn boot(b: &Built, blob: &Path) -> Result<Outcome, Failure> {
             0x4000_0000
         }
     };
-    cmd.args(["-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot", "-icount", "shift=0"]);
+    cmd.args([
+        "-nodefaults",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-icount",
+        "shift=0",
+    ]);
     cmd.args(["-m", &format!("{RAM_MIB}M")]);
     cmd.arg("-kernel").arg(&b.kernel);
     cmd.arg("-device").arg(format!(
@@ -309,7 +367,11 @@ fn boot(b: &Built, blob: &Path) -> Result<Outcome, Failure> {
     demux(&bytes, &mut o);
     o.kernel.extend_from_slice(&qemu_err);
     if timed_out {
-        o.status = Err(format!("{} did not finish within {} s; killed", b.arch.qemu(), timeout.as_secs()));
+        o.status = Err(format!(
+            "{} did not finish within {} s; killed",
+            b.arch.qemu(),
+            timeout.as_secs()
+        ));
     }
     Ok(o)
 }
@@ -320,7 +382,11 @@ pub fn command(args: &[String]) -> Result<u8, Failure> {
     let mut req = Request::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| Failure::new(format!("`{name}` needs a value")));
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Failure::new(format!("`{name}` needs a value")))
+        };
         match a.as_str() {
             "--arch" => arch = Arch::parse(&value("--arch")?)?,
             "--file" => {
@@ -329,13 +395,16 @@ pub fn command(args: &[String]) -> Result<u8, Failure> {
                     .split_once(':')
                     .ok_or_else(|| Failure::new(format!("--file {v}: expected HOST:GUEST")))?;
                 if !g.starts_with('/') {
-                    return Err(Failure::new(format!("--file {v}: the guest path must be absolute")));
+                    return Err(Failure::new(format!(
+                        "--file {v}: the guest path must be absolute"
+                    )));
                 }
                 req.files.push((PathBuf::from(h), g.to_owned()));
             }
             "--stdin" => {
                 let v = value("--stdin")?;
-                req.stdin = Some(std::fs::read(&v).map_err(|e| Failure::new(format!("--stdin {v}: {e}")))?);
+                req.stdin =
+                    Some(std::fs::read(&v).map_err(|e| Failure::new(format!("--stdin {v}: {e}")))?);
             }
             "--stats" => req.stats = true,
             "--verbose" => req.verbose = true,
@@ -348,7 +417,9 @@ pub fn command(args: &[String]) -> Result<u8, Failure> {
         }
     }
     if req.argv.is_empty() {
-        return Err(Failure::new("`linux` needs a program: cargo xtask linux -- busybox echo hi"));
+        return Err(Failure::new(
+            "`linux` needs a program: cargo xtask linux -- busybox echo hi",
+        ));
     }
     qemu::ensure_qemu()?;
     let built = quiet_build(arch, req.verbose)?;

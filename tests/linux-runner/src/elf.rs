@@ -156,9 +156,7 @@ pub fn parse(data: &[u8], machine: u16, lo: u64, hi: u64) -> Result<Image, ElfEr
         None => phdrs
             .iter()
             .filter(|ph| ph.p_type(e) == PT_LOAD)
-            .find(|ph| {
-                phoff >= ph.p_offset(e) && phoff - ph.p_offset(e) < ph.p_filesz(e)
-            })
+            .find(|ph| phoff >= ph.p_offset(e) && phoff - ph.p_offset(e) < ph.p_filesz(e))
             .map_or(0, |ph| ph.p_vaddr(e) + (phoff - ph.p_offset(e))),
     };
     Ok(Image {
@@ -178,7 +176,12 @@ pub(crate) mod tests {
 
     /// A minimal ELF: header, `n` program headers at 64, given as
     /// (type, flags, offset, vaddr, filesz, memsz).
-    pub fn build(machine: u16, etype: u16, entry: u64, phs: &[(u32, u32, u64, u64, u64, u64)]) -> Vec<u8> {
+    pub fn build(
+        machine: u16,
+        etype: u16,
+        entry: u64,
+        phs: &[(u32, u32, u64, u64, u64, u64)],
+    ) -> Vec<u8> {
         let mut f = vec![0u8; 0x3000];
         f[..4].copy_from_slice(b"\x7fELF");
         f[4] = 2; // ELFCLASS64
@@ -244,7 +247,10 @@ pub(crate) mod tests {
         let f = build(EM_X86_64, 3, 0, &ok);
         assert_eq!(parse(&f, EM_X86_64, LO, HI), Err(ElfError::NotExec));
         let f = build(183, ET_EXEC, 0, &ok);
-        assert_eq!(parse(&f, EM_X86_64, LO, HI), Err(ElfError::WrongMachine(183)));
+        assert_eq!(
+            parse(&f, EM_X86_64, LO, HI),
+            Err(ElfError::WrongMachine(183))
+        );
         let f = build(EM_X86_64, ET_EXEC, 0, &[(PT_INTERP, PF_R, 0, 0, 0, 0)]);
         assert_eq!(parse(&f, EM_X86_64, LO, HI), Err(ElfError::Dynamic));
         let f = build(EM_X86_64, ET_EXEC, 0, &[]);
@@ -259,7 +265,11 @@ pub(crate) mod tests {
             (PT_LOAD, PF_R, 0, u64::MAX - 0xfff, 0x8, 0x8),
         ] {
             let f = build(EM_X86_64, ET_EXEC, 0, &[ph]);
-            assert_eq!(parse(&f, EM_X86_64, LO, HI), Err(ElfError::BadSegment(0)), "{ph:?}");
+            assert_eq!(
+                parse(&f, EM_X86_64, LO, HI),
+                Err(ElfError::BadSegment(0)),
+                "{ph:?}"
+            );
         }
         let f = build(
             EM_X86_64,

@@ -44,13 +44,29 @@ pub struct Prot {
 
 impl Prot {
     /// No access.
-    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
     /// Read-only.
-    pub const R: Prot = Prot { read: true, write: false, exec: false };
+    pub const R: Prot = Prot {
+        read: true,
+        write: false,
+        exec: false,
+    };
     /// Read + write.
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
     /// Read + execute.
-    pub const RX: Prot = Prot { read: true, write: false, exec: true };
+    pub const RX: Prot = Prot {
+        read: true,
+        write: false,
+        exec: true,
+    };
 
     /// Linux `PROT_*` bits, as the page tables give them (write or exec
     /// imply read). Unknown bits: `EINVAL`.
@@ -106,7 +122,14 @@ pub trait Aspace {
     /// # Errors
     ///
     /// `ENOMEM` when the kernel cannot.
-    fn map_copy(&mut self, addr: u64, len: u64, prot: Prot, data: &[u8], replace: bool) -> Result<()>;
+    fn map_copy(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        data: &[u8],
+        replace: bool,
+    ) -> Result<()>;
     /// Removes the mappings in `[addr, addr + len)` (all mapped).
     ///
     /// # Errors
@@ -256,7 +279,14 @@ impl<A: Aspace> Mm<A> {
     ///
     /// `EINVAL` (flags, alignment, length 0), `ENOMEM` (no room, out of
     /// range), `EEXIST` (`MAP_FIXED_NOREPLACE` over a mapping).
-    pub fn mmap(&mut self, addr: u64, len: u64, prot: u64, fl: u64, file: Option<&[u8]>) -> Result<u64> {
+    pub fn mmap(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        fl: u64,
+        file: Option<&[u8]>,
+    ) -> Result<u64> {
         let prot = Prot::from_linux(prot)?;
         let len = Self::page_len(len)?;
         match fl & flags::SHARED_VALIDATE {
@@ -265,7 +295,7 @@ impl<A: Aspace> Mm<A> {
         }
         let fixed = fl & (flags::FIXED | flags::FIXED_NOREPLACE) != 0;
         let start = if fixed {
-            if addr % PAGE != 0 {
+            if !addr.is_multiple_of(PAGE) {
                 return Err(Errno::EINVAL);
             }
             let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -289,7 +319,11 @@ impl<A: Aspace> Mm<A> {
             Some(data) => self.aspace.map_copy(start, len, prot, data, replace)?,
             None => self.aspace.map_zero(start, len, prot, replace)?,
         }
-        let kind = if file.is_some() { Kind::File } else { Kind::Anon };
+        let kind = if file.is_some() {
+            Kind::File
+        } else {
+            Kind::Anon
+        };
         self.insert(start, end, prot, kind);
         Ok(start)
     }
@@ -299,19 +333,29 @@ impl<A: Aspace> Mm<A> {
     /// # Errors
     ///
     /// As [`Aspace::map_copy`].
-    pub fn map_fixed(&mut self, start: u64, end: u64, prot: Prot, data: Option<&[u8]>) -> Result<()> {
+    pub fn map_fixed(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: Prot,
+        data: Option<&[u8]>,
+    ) -> Result<()> {
         let replace = !self.pieces(start, end).is_empty();
         match data {
             Some(d) => self.aspace.map_copy(start, end - start, prot, d, replace)?,
             None => self.aspace.map_zero(start, end - start, prot, replace)?,
         }
-        let kind = if data.is_some() { Kind::File } else { Kind::Anon };
+        let kind = if data.is_some() {
+            Kind::File
+        } else {
+            Kind::Anon
+        };
         self.insert(start, end, prot, kind);
         Ok(())
     }
 
     fn check_range(&self, addr: u64, len: u64) -> Result<(u64, u64)> {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
         let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::EINVAL)?;
@@ -358,7 +402,14 @@ impl<A: Aspace> Mm<A> {
             }
             self.aspace.protect(s, e - s, prot)?;
             self.carve(s, e);
-            self.regions.insert(s, Region { end: e, prot, kind: r.kind });
+            self.regions.insert(
+                s,
+                Region {
+                    end: e,
+                    prot,
+                    kind: r.kind,
+                },
+            );
             at = e;
         }
         if at != end {
@@ -412,7 +463,11 @@ impl<A: Aspace> Mm<A> {
             if !self.is_free(old_end, new_end) || new_end > self.mmap_base {
                 return self.brk;
             }
-            if self.aspace.map_zero(old_end, new_end - old_end, Prot::RW, false).is_err() {
+            if self
+                .aspace
+                .map_zero(old_end, new_end - old_end, Prot::RW, false)
+                .is_err()
+            {
                 return self.brk;
             }
             self.insert(old_end, new_end, Prot::RW, Kind::Anon);
@@ -511,17 +566,29 @@ mod tests {
         assert_eq!(m.mmap(0x90_0123, 0x1000, 3, ANON, None), Ok(0x90_0000));
         assert_eq!(m.mmap(0x90_0000, 0x1000, 3, ANON, None), Ok(BASE - 0x4000));
         // MAP_FIXED replaces; NOREPLACE refuses; unaligned fixed: EINVAL.
-        assert_eq!(m.mmap(0x90_0000, 0x1000, 1, ANON | flags::FIXED, None), Ok(0x90_0000));
+        assert_eq!(
+            m.mmap(0x90_0000, 0x1000, 1, ANON | flags::FIXED, None),
+            Ok(0x90_0000)
+        );
         assert_eq!(m.aspace.log.last(), Some(&("map!", 0x90_0000, 0x1000)));
         assert_eq!(
             m.mmap(0x90_0000, 0x1000, 1, ANON | flags::FIXED_NOREPLACE, None),
             Err(Errno::EEXIST)
         );
-        assert_eq!(m.mmap(0x90_0010, 0x1000, 1, ANON | flags::FIXED, None), Err(Errno::EINVAL));
-        assert_eq!(m.mmap(0x1000, 0x1000, 1, ANON | flags::FIXED, None), Err(Errno::ENOMEM));
+        assert_eq!(
+            m.mmap(0x90_0010, 0x1000, 1, ANON | flags::FIXED, None),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            m.mmap(0x1000, 0x1000, 1, ANON | flags::FIXED, None),
+            Err(Errno::ENOMEM)
+        );
         assert_eq!(m.mmap(0, 0, 3, ANON, None), Err(Errno::EINVAL));
         assert_eq!(m.mmap(0, u64::MAX, 3, ANON, None), Err(Errno::ENOMEM));
-        assert_eq!(m.mmap(0, 0x1000, 3, flags::ANONYMOUS, None), Err(Errno::EINVAL));
+        assert_eq!(
+            m.mmap(0, 0x1000, 3, flags::ANONYMOUS, None),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(m.mmap(0, 0x1000, 8, ANON, None), Err(Errno::EINVAL));
     }
 
@@ -573,7 +640,8 @@ mod tests {
         assert_eq!(m.brk(0x52_0000), 0x52_0000);
         assert_eq!(m.brk(0x50_0000), 0x50_0000);
         assert_eq!(m.check(0x50_0000, 1, Prot::R), Err(Errno::EFAULT));
-        m.mmap(0x60_0000, 0x1000, 3, ANON | flags::FIXED, None).unwrap();
+        m.mmap(0x60_0000, 0x1000, 3, ANON | flags::FIXED, None)
+            .unwrap();
         assert_eq!(m.brk(0x70_0000), 0x50_0000);
         assert_eq!(m.brk(0x10), 0x50_0000);
     }
@@ -581,8 +649,10 @@ mod tests {
     #[test]
     fn checks_span_adjacent_mappings() {
         let mut m = mm();
-        m.mmap(0x60_0000, 0x1000, 3, ANON | flags::FIXED, None).unwrap();
-        m.mmap(0x60_1000, 0x1000, 1, ANON | flags::FIXED, None).unwrap();
+        m.mmap(0x60_0000, 0x1000, 3, ANON | flags::FIXED, None)
+            .unwrap();
+        m.mmap(0x60_1000, 0x1000, 1, ANON | flags::FIXED, None)
+            .unwrap();
         assert_eq!(m.check(0x60_0ff0, 0x20, Prot::R), Ok(()));
         assert_eq!(m.check(0x60_0ff0, 0x20, Prot::RW), Err(Errno::EFAULT));
         assert_eq!(m.check(0x60_1ff0, 0x20, Prot::R), Err(Errno::EFAULT));

@@ -101,7 +101,16 @@ pub fn build(p: &Params<'_>, limit: u64) -> Result<(u64, Vec<u8>), StackError> {
     for &(k, v) in p.auxv {
         words.extend([k, v]);
     }
-    words.extend([at::RANDOM, random, at::EXECFN, execfn, at::PLATFORM, platform, at::NULL, 0]);
+    words.extend([
+        at::RANDOM,
+        random,
+        at::EXECFN,
+        execfn,
+        at::PLATFORM,
+        platform,
+        at::NULL,
+        0,
+    ]);
     let sp = (strings_bottom - 8 * words.len() as u64) & !15;
     if p.top - sp > limit {
         return Err(StackError::TooBig);
@@ -147,7 +156,9 @@ mod tests {
         assert_eq!(sp % 16, 0);
         assert_eq!(img.len() as u64, top - sp);
         assert_eq!(word(&img, sp, sp), 3);
-        let argv: Vec<&[u8]> = (0..3).map(|i| cstr(&img, sp, word(&img, sp, sp + 8 + 8 * i))).collect();
+        let argv: Vec<&[u8]> = (0..3)
+            .map(|i| cstr(&img, sp, word(&img, sp, sp + 8 + 8 * i)))
+            .collect();
         assert_eq!(argv, [&b"busybox"[..], b"echo", b"hi"]);
         assert_eq!(word(&img, sp, sp + 32), 0);
         assert_eq!(cstr(&img, sp, word(&img, sp, sp + 40)), b"PATH=/bin");

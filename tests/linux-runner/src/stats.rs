@@ -25,7 +25,13 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { calls: [0; MAX_NR], enosys: [0; MAX_NR], big: 0, exceptions: 0, handled_signals: 0 }
+        Stats {
+            calls: [0; MAX_NR],
+            enosys: [0; MAX_NR],
+            big: 0,
+            exceptions: 0,
+            handled_signals: 0,
+        }
     }
 }
 

@@ -9,10 +9,10 @@
 
 use core::mem::ManuallyDrop;
 
-use zx_subsystem::abi::{zx_handle_t, ZX_HANDLE_INVALID};
+use zx_subsystem::abi::{ZX_HANDLE_INVALID, zx_handle_t};
 
 use crate::raw::call;
-use crate::{ok, Result, Status, SyscallNumber as S};
+use crate::{Result, Status, SyscallNumber as S, ok};
 
 /// Any handle; closed on drop.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +50,16 @@ impl Handle {
         let r = unsafe {
             call(
                 S::HandleDuplicate,
-                [self.0.into(), rights.into(), out_ptr(&mut out), 0, 0, 0, 0, 0],
+                [
+                    self.0.into(),
+                    rights.into(),
+                    out_ptr(&mut out),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
             )
         };
         ok(r).map(|()| Handle(out))

@@ -88,7 +88,21 @@ pub struct LinuxBoot {
 /// Writes `data` to host stream `stream`.
 pub fn stream_write(stream: u64, data: &[u8]) -> i64 {
     // SAFETY: the kernel reads `data.len()` bytes at `data`.
-    unsafe { syscall(HOST_STREAM_WRITE, [stream, data.as_ptr() as u64, data.len() as u64, 0, 0, 0, 0, 0]) }
+    unsafe {
+        syscall(
+            HOST_STREAM_WRITE,
+            [
+                stream,
+                data.as_ptr() as u64,
+                data.len() as u64,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
 }
 
 /// Ends the run.

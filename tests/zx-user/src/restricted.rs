@@ -8,10 +8,10 @@
 //! FP/SIMD registers on aarch64) issues the syscall from its own assembly
 //! with [`SyscallNumber::RestrictedEnter`](crate::SyscallNumber).
 
-use zx_subsystem::abi::{zx_handle_t, ZX_HANDLE_INVALID};
+use zx_subsystem::abi::{ZX_HANDLE_INVALID, zx_handle_t};
 
 use crate::raw::call;
-use crate::{ok, Result, Status, SyscallNumber as S, Vmo};
+use crate::{Result, Status, SyscallNumber as S, Vmo, ok};
 
 /// `zx_restricted_bind_state(0)`: the state VMO, bound to the calling
 /// thread.

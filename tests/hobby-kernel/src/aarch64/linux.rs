@@ -11,8 +11,8 @@
 use alloc::vec;
 use core::arch::asm;
 
-use zx_subsystem::arch::aarch64::{Aarch64, UserContext};
 use zx_subsystem::abi::Rights;
+use zx_subsystem::arch::aarch64::{Aarch64, UserContext};
 use zx_subsystem::object::KernelObject;
 use zx_subsystem::{Kernel, Trap, UserView};
 
@@ -120,7 +120,10 @@ pub fn run(range: (u64, u64), gic: &Gic) -> ! {
     // SAFETY: `probe` checked the range lies in RAM (mapped at
     // KERNEL_VMA + phys); the frame allocator keeps out of it.
     let bytes = unsafe {
-        core::slice::from_raw_parts((KERNEL_VMA + range.0) as *const u8, (range.1 - range.0) as usize)
+        core::slice::from_raw_parts(
+            (KERNEL_VMA + range.0) as *const u8,
+            (range.1 - range.0) as usize,
+        )
     };
     match blob::parse(bytes) {
         Ok(b) => run_blob(&b, gic),
@@ -133,7 +136,8 @@ fn run_blob(blob: &Blob<'_>, gic: &Gic) -> ! {
     let setup = || -> Result<_, linux::LoadError> {
         let process = kernel.create_process(kernel.root_job())?;
         let thread = process.create_thread(1)?;
-        let th = process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
+        let th =
+            process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
         let start = linux::load(&HobbyPlatform, &process, th, SHARED_BASE, blob)?;
         Ok((process, thread, start))
     };
@@ -143,14 +147,31 @@ fn run_blob(blob: &Blob<'_>, gic: &Gic) -> ! {
     };
     let mut x = [0; 31];
     x[0] = start.boot;
-    let ctx = UserContext { x, sp: start.stack_top, pc: start.entry, spsr: 0, tpidr_el0: 0, tpidrro_el0: 0 };
-    let mut host = LinuxHost { process: &process, out, end: None };
-    let mut machine = LinuxMachine { inner: HobbyMachine { gic }, fp: FpState([0; 528]) };
+    let ctx = UserContext {
+        x,
+        sp: start.stack_top,
+        pc: start.entry,
+        spsr: 0,
+        tpidr_el0: 0,
+        tpidrro_el0: 0,
+    };
+    let mut host = LinuxHost {
+        process: &process,
+        out,
+        end: None,
+    };
+    let mut machine = LinuxMachine {
+        inner: HobbyMachine { gic },
+        fp: FpState([0; 528]),
+    };
     let stop = sched::run(&kernel, vec![Task { thread, ctx }], &mut machine, &mut host);
     let end = host.end;
     match end {
         Some(_) => finish(end, format_args!("")),
-        None => finish(None, format_args!("linux: the runner stopped without linux_exit: {stop:x?}")),
+        None => finish(
+            None,
+            format_args!("linux: the runner stopped without linux_exit: {stop:x?}"),
+        ),
     }
 }
 
@@ -163,6 +184,10 @@ fn finish(end: Option<End>, msg: core::fmt::Arguments<'_>) -> ! {
             (END_KERNEL, 1)
         }
     };
-    crate::linux::frame::write(crate::linux::frame::EXIT, &crate::linux::frame::end(kind, value), out);
+    crate::linux::frame::write(
+        crate::linux::frame::EXIT,
+        &crate::linux::frame::end(kind, value),
+        out,
+    );
     cpu::exit(cpu::ExitCode::Passed)
 }

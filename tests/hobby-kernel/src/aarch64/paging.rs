@@ -61,13 +61,17 @@ pub fn init_frames(frames: &mut FrameAllocator, blob: Option<((u64, u64), u64)>)
         Some(((lo, hi), ram)) => {
             frames.add_range(kernel_end, lo);
             frames.add_range(hi, RAM_START + ram.max(RAM_SIZE));
-            RAM_END.store(RAM_START + ram.max(RAM_SIZE), core::sync::atomic::Ordering::Relaxed);
+            RAM_END.store(
+                RAM_START + ram.max(RAM_SIZE),
+                core::sync::atomic::Ordering::Relaxed,
+            );
         }
     }
 }
 
 /// The end of RAM the allocator hands out (grows in linux mode).
-static RAM_END: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(RAM_START + RAM_SIZE);
+static RAM_END: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(RAM_START + RAM_SIZE);
 
 fn zeroed_frame(frames: &mut FrameAllocator) -> u64 {
     let pa = frames

@@ -122,7 +122,8 @@ mod tests {
         b[..8].copy_from_slice(MAGIC);
         b[8..12].copy_from_slice(&1u32.to_le_bytes());
         b[12..16].copy_from_slice(&3u32.to_le_bytes());
-        let put = |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        let put =
+            |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
         put(&mut b, 16, 0x3000);
         put(&mut b, 24, 0x1000);
         put(&mut b, 32, 4);

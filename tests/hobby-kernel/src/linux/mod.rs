@@ -113,8 +113,10 @@ fn runner_segments(elf: &[u8]) -> Option<alloc::vec::Vec<Segment<'_>>> {
             continue;
         }
         let flags = u32::from_le_bytes([ph[4], ph[5], ph[6], ph[7]]);
-        let (off, vaddr, filesz, memsz) = (word(ph, 8)?, word(ph, 16)?, word(ph, 32)?, word(ph, 40)?);
-        let bytes = elf.get(usize::try_from(off).ok()?..usize::try_from(off.checked_add(filesz)?).ok()?)?;
+        let (off, vaddr, filesz, memsz) =
+            (word(ph, 8)?, word(ph, 16)?, word(ph, 32)?, word(ph, 40)?);
+        let bytes =
+            elf.get(usize::try_from(off).ok()?..usize::try_from(off.checked_add(filesz)?).ok()?)?;
         if vaddr % PAGE_SIZE != off % PAGE_SIZE || filesz > memsz {
             return None;
         }
@@ -144,7 +146,9 @@ pub fn load<P: Platform>(
     let segs = runner_segments(blob.runner).ok_or(LoadError::BadRunner)?;
     for (vaddr, bytes, memsz, flags) in segs {
         let start = vaddr - vaddr % PAGE_SIZE;
-        let end = vaddr.checked_add(memsz).and_then(|e| e.checked_next_multiple_of(PAGE_SIZE));
+        let end = vaddr
+            .checked_add(memsz)
+            .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE));
         let end = end.ok_or(LoadError::BadRunner)?;
         if start < shared_base + layout::IMAGE || end > shared_base + layout::IMAGE_END {
             return Err(LoadError::BadRunner);
@@ -158,11 +162,19 @@ pub fn load<P: Platform>(
         if flags & 1 != 0 {
             perms |= Perms::EXECUTE;
         }
-        vmar.map(Placement::at(start - root_base), &vmo, 0, end - start, perms)?;
+        vmar.map(
+            Placement::at(start - root_base),
+            &vmo,
+            0,
+            end - start,
+            perms,
+        )?;
     }
     // The archive: a VMO the runner reads through a read-only mapping and
     // slices executable segments from.
-    let archive_len = (blob.archive.len() as u64).next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
+    let archive_len = (blob.archive.len() as u64)
+        .next_multiple_of(PAGE_SIZE)
+        .max(PAGE_SIZE);
     if archive_len > (1 << 30) {
         return Err(LoadError::TooBig);
     }
@@ -173,7 +185,9 @@ pub fn load<P: Platform>(
         KernelObject::Vmo(archive),
         Rights::BASIC | Rights::READ | Rights::EXECUTE | Rights::MAP | Rights::GET_PROPERTY,
     )?;
-    let argv_len = (blob.argv.len() as u64).next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
+    let argv_len = (blob.argv.len() as u64)
+        .next_multiple_of(PAGE_SIZE)
+        .max(PAGE_SIZE);
     if argv_len > layout::STACK - layout::ARGV {
         return Err(LoadError::TooBig);
     }
@@ -181,7 +195,13 @@ pub fn load<P: Platform>(
     argv.write(0, blob.argv)?;
     let argv_addr = vmar.map(at(layout::ARGV), &argv, 0, argv_len, Perms::READ)?;
     let stack = Vmo::create(platform, layout::STACK_SIZE, false)?;
-    let stack_base = vmar.map(at(layout::STACK), &stack, 0, layout::STACK_SIZE, Perms::READ | Perms::WRITE)?;
+    let stack_base = vmar.map(
+        at(layout::STACK),
+        &stack,
+        0,
+        layout::STACK_SIZE,
+        Perms::READ | Perms::WRITE,
+    )?;
     let vmar_handle = process.add_handle(
         KernelObject::Vmar(vmar.clone()),
         Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,
@@ -213,7 +233,11 @@ pub fn load<P: Platform>(
     page.write(0, bytes)?;
     let boot_addr = vmar.map(at(layout::BOOT), &page, 0, PAGE_SIZE, Perms::READ)?;
     let entry = word(blob.runner, 24).ok_or(LoadError::BadRunner)?;
-    Ok(Start { entry, stack_top: stack_base + layout::STACK_SIZE, boot: boot_addr })
+    Ok(Start {
+        entry,
+        stack_top: stack_base + layout::STACK_SIZE,
+        boot: boot_addr,
+    })
 }
 
 /// How a linux-mode run ended.
@@ -247,8 +271,15 @@ impl<P: Platform> LinuxHost<'_, P> {
         let mut done = 0u64;
         while done < len {
             let n = (len - done).min(buf.len() as u64) as usize;
-            let Some(a) = addr.checked_add(done) else { break };
-            if self.process.aspace().copy_from_user(a, &mut buf[..n]).is_err() {
+            let Some(a) = addr.checked_add(done) else {
+                break;
+            };
+            if self
+                .process
+                .aspace()
+                .copy_from_user(a, &mut buf[..n])
+                .is_err()
+            {
                 break;
             }
             frame::write(stream, &buf[..n], self.out);
@@ -274,7 +305,10 @@ impl<P: Platform> Host<P> for LinuxHost<'_, P> {
                 let r = self.stream_write(a[0], a[1], a[2]);
                 // A count (at most the length asked, which the runner keeps
                 // far below 2 GiB) or a status.
-                P::Arch::set_syscall_status(&mut task.ctx, r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+                P::Arch::set_syscall_status(
+                    &mut task.ctx,
+                    r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+                );
                 None
             }
             HOST_LINUX_EXIT => {

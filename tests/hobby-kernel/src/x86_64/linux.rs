@@ -46,7 +46,10 @@ pub fn run(range: (u64, u64), lapic: &Lapic) -> ! {
     // SAFETY: `probe` checked the range lies in the direct map; the
     // frame allocator was told to keep out of it.
     let bytes = unsafe {
-        core::slice::from_raw_parts((DIRECT_MAP + range.0) as *const u8, (range.1 - range.0) as usize)
+        core::slice::from_raw_parts(
+            (DIRECT_MAP + range.0) as *const u8,
+            (range.1 - range.0) as usize,
+        )
     };
     let blob = match blob::parse(bytes) {
         Ok(b) => b,
@@ -75,7 +78,8 @@ fn run_blob(blob: &Blob<'_>, lapic: &Lapic, pcid: bool) -> ! {
     let setup = || -> Result<_, linux::LoadError> {
         let process = kernel.create_process(kernel.root_job())?;
         let thread = process.create_thread(1)?;
-        let th = process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
+        let th =
+            process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
         let start = linux::load(&HobbyPlatform, &process, th, SHARED_BASE, blob)?;
         Ok((process, thread, start))
     };
@@ -90,13 +94,20 @@ fn run_blob(blob: &Blob<'_>, lapic: &Lapic, pcid: bool) -> ! {
         rflags: 0x202,
         ..UserContext::default()
     };
-    let mut host = LinuxHost { process: &process, out, end: None };
+    let mut host = LinuxHost {
+        process: &process,
+        out,
+        end: None,
+    };
     let mut machine = HobbyMachine { lapic, pcid };
     let stop = sched::run(&kernel, vec![Task { thread, ctx }], &mut machine, &mut host);
     let end = host.end;
     match end {
         Some(_) => finish(end, format_args!("")),
-        None => finish(None, format_args!("linux: the runner stopped without linux_exit: {stop:x?}")),
+        None => finish(
+            None,
+            format_args!("linux: the runner stopped without linux_exit: {stop:x?}"),
+        ),
     }
 }
 
@@ -111,6 +122,10 @@ fn finish(end: Option<End>, msg: core::fmt::Arguments<'_>) -> ! {
             (END_KERNEL, 1)
         }
     };
-    crate::linux::frame::write(crate::linux::frame::EXIT, &crate::linux::frame::end(kind, value), out);
+    crate::linux::frame::write(
+        crate::linux::frame::EXIT,
+        &crate::linux::frame::end(kind, value),
+        out,
+    );
     cpu::exit(cpu::ExitCode::Passed)
 }

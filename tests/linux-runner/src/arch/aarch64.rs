@@ -10,8 +10,7 @@ use alloc::vec::Vec;
 
 use zx_subsystem::abi::{
     ZX_EXCP_FATAL_PAGE_FAULT, ZX_EXCP_SW_BREAKPOINT, ZX_EXCP_UNALIGNED_ACCESS,
-    ZX_EXCP_UNDEFINED_INSTRUCTION, zx_exception_report_t,
-    zx_restricted_state_arm64_t as State,
+    ZX_EXCP_UNDEFINED_INSTRUCTION, zx_exception_report_t, zx_restricted_state_arm64_t as State,
 };
 
 use super::{Fault, get, put, si};
@@ -21,7 +20,10 @@ use crate::sys::{ArchInfo, Sys};
 /// `EM_AARCH64`.
 pub const MACHINE: u16 = 183;
 /// The facts the neutral code needs.
-pub const INFO: ArchInfo = ArchInfo { machine: b"aarch64", generic_stat: true };
+pub const INFO: ArchInfo = ArchInfo {
+    machine: b"aarch64",
+    generic_stat: true,
+};
 /// The restricted region: `[USER_ASPACE_BASE, 1 << 47)`.
 pub const GUEST_LO: u64 = 0x20_0000;
 /// End of the restricted region.
@@ -94,7 +96,11 @@ pub fn set_result(s: &mut State, v: u64) {
 /// The state at the ELF entry: `sp` at `argc`, everything else 0 (`x0` =
 /// 0: no `rtld_fini`).
 pub fn initial(entry: u64, sp: u64) -> State {
-    State { pc: entry, sp, ..State::default() }
+    State {
+        pc: entry,
+        sp,
+        ..State::default()
+    }
 }
 
 /// The program sets `tpidr_el0` itself; nothing to do.
@@ -115,12 +121,36 @@ pub fn fault(s: &State, r: &zx_exception_report_t) -> Fault {
         ZX_EXCP_FATAL_PAGE_FAULT => {
             // DFSC/IFSC 0b0011xx: permission fault.
             let permission = esr & 0x3c == 0x0c;
-            Fault { sig: SIGSEGV, code: if permission { si::SEGV_ACCERR } else { si::SEGV_MAPERR }, addr: far }
+            Fault {
+                sig: SIGSEGV,
+                code: if permission {
+                    si::SEGV_ACCERR
+                } else {
+                    si::SEGV_MAPERR
+                },
+                addr: far,
+            }
         }
-        ZX_EXCP_UNDEFINED_INSTRUCTION => Fault { sig: SIGILL, code: si::ILL_ILLOPN, addr: s.pc },
-        ZX_EXCP_SW_BREAKPOINT => Fault { sig: SIGTRAP, code: si::TRAP_BRKPT, addr: s.pc },
-        ZX_EXCP_UNALIGNED_ACCESS => Fault { sig: SIGBUS, code: si::BUS_ADRALN, addr: far },
-        _ => Fault { sig: SIGSEGV, code: si::KERNEL, addr: 0 },
+        ZX_EXCP_UNDEFINED_INSTRUCTION => Fault {
+            sig: SIGILL,
+            code: si::ILL_ILLOPN,
+            addr: s.pc,
+        },
+        ZX_EXCP_SW_BREAKPOINT => Fault {
+            sig: SIGTRAP,
+            code: si::TRAP_BRKPT,
+            addr: s.pc,
+        },
+        ZX_EXCP_UNALIGNED_ACCESS => Fault {
+            sig: SIGBUS,
+            code: si::BUS_ADRALN,
+            addr: far,
+        },
+        _ => Fault {
+            sig: SIGSEGV,
+            code: si::KERNEL,
+            addr: 0,
+        },
     }
 }
 
@@ -168,7 +198,11 @@ pub fn build_frame(
     b[UC + 24..UC + 28].copy_from_slice(&alt.1.to_le_bytes());
     put(&mut b, UC + 32, alt.2);
     put(&mut b, MASK, mask);
-    let fault_addr = if info[0] as u32 == SIGSEGV || info[0] as u32 == SIGBUS { get(info, 16) } else { 0 };
+    let fault_addr = if info[0] as u32 == SIGSEGV || info[0] as u32 == SIGBUS {
+        get(info, 16)
+    } else {
+        0
+    };
     put(&mut b, MCTX, fault_addr);
     for (i, r) in s.x.iter().enumerate() {
         put(&mut b, MCTX + 8 + 8 * i, *r);
@@ -186,7 +220,11 @@ pub fn build_frame(
     let rec = (record - at) as usize;
     put(&mut b, rec, s.x[29]);
     put(&mut b, rec + 8, s.pc);
-    Frame { at, record, bytes: b }
+    Frame {
+        at,
+        record,
+        bytes: b,
+    }
 }
 
 /// The handler's registers for frame `f`.
@@ -214,7 +252,12 @@ pub fn restore(s: &mut State, f: &[u8], fp: &mut [u8; FP_BYTES]) -> u64 {
     s.sp = get(f, MCTX + 256);
     s.pc = get(f, MCTX + 264);
     s.cpsr = (get(f, MCTX + 272) as u32) & 0xf000_0000;
-    let magic = u32::from_le_bytes([f[RESERVED], f[RESERVED + 1], f[RESERVED + 2], f[RESERVED + 3]]);
+    let magic = u32::from_le_bytes([
+        f[RESERVED],
+        f[RESERVED + 1],
+        f[RESERVED + 2],
+        f[RESERVED + 3],
+    ]);
     if magic == FPSIMD_MAGIC {
         fp[520..524].copy_from_slice(&f[RESERVED + 8..RESERVED + 12]);
         fp[512..516].copy_from_slice(&f[RESERVED + 12..RESERVED + 16]);
@@ -250,10 +293,16 @@ mod tests {
         let f = build_frame(&s, s.sp, 0x9, (0, 2, 0), &info, &fp);
         assert_eq!(f.at % 16, 0);
         assert_eq!(f.record, f.at + FRAME);
-        let act = Action { handler: 0x40_5000, ..Action::default() };
+        let act = Action {
+            handler: 0x40_5000,
+            ..Action::default()
+        };
         let mut h = s;
         enter_handler(&mut h, &f, 10, &act, 0x1000);
-        assert_eq!((h.x[0], h.x[1], h.x[2], h.sp, h.x[29], h.x[30], h.pc), (10, f.at, f.at + 128, f.at, f.record, 0x1000, 0x40_5000));
+        assert_eq!(
+            (h.x[0], h.x[1], h.x[2], h.sp, h.x[29], h.x[30], h.pc),
+            (10, f.at, f.at + 128, f.at, f.record, 0x1000, 0x40_5000)
+        );
         assert_eq!(get(&f.bytes, (f.record - f.at) as usize + 8), 0x40_1000);
         let mut back = State::default();
         let mut fp2 = [0u8; FP_BYTES];
@@ -270,6 +319,9 @@ mod tests {
         let mov = u32::from_le_bytes(TRAMPOLINE[..4].try_into().unwrap());
         // movz x8, #imm16: 0xd2800000 | imm16 << 5 | 8
         assert_eq!(mov, 0xd280_0000 | ((NR_RT_SIGRETURN as u32) << 5) | 8);
-        assert_eq!(u32::from_le_bytes(TRAMPOLINE[4..].try_into().unwrap()), 0xd400_0001);
+        assert_eq!(
+            u32::from_le_bytes(TRAMPOLINE[4..].try_into().unwrap()),
+            0xd400_0001
+        );
     }
 }

@@ -10,8 +10,7 @@ use alloc::vec::Vec;
 
 use zx_subsystem::abi::{
     ZX_EXCP_FATAL_PAGE_FAULT, ZX_EXCP_SW_BREAKPOINT, ZX_EXCP_UNALIGNED_ACCESS,
-    ZX_EXCP_UNDEFINED_INSTRUCTION, zx_exception_report_t,
-    zx_restricted_state_x86_64_t as State,
+    ZX_EXCP_UNDEFINED_INSTRUCTION, zx_exception_report_t, zx_restricted_state_x86_64_t as State,
 };
 
 use super::{Fault, get, put, si};
@@ -21,7 +20,10 @@ use crate::sys::{ArchInfo, Sys};
 /// `EM_X86_64`.
 pub const MACHINE: u16 = 62;
 /// The facts the neutral code needs.
-pub const INFO: ArchInfo = ArchInfo { machine: b"x86_64", generic_stat: false };
+pub const INFO: ArchInfo = ArchInfo {
+    machine: b"x86_64",
+    generic_stat: false,
+};
 /// The restricted region: `[USER_ASPACE_BASE, 1 << 46)`.
 pub const GUEST_LO: u64 = 0x20_0000;
 /// End of the restricted region.
@@ -102,7 +104,11 @@ pub fn set_result(s: &mut State, v: u64) {
 /// The state at the ELF entry: `rsp` at `argc`, everything else 0 (`rdx`
 /// = 0: no `rtld_fini`).
 pub fn initial(entry: u64, sp: u64) -> State {
-    State { ip: entry, rsp: sp, ..State::default() }
+    State {
+        ip: entry,
+        rsp: sp,
+        ..State::default()
+    }
 }
 
 /// Sets the TLS base (`arch_prctl(ARCH_SET_FS)`).
@@ -121,17 +127,49 @@ pub fn fault(s: &State, r: &zx_exception_report_t) -> Fault {
     match r.header.type_ {
         ZX_EXCP_FATAL_PAGE_FAULT => Fault {
             sig: SIGSEGV,
-            code: if err & 1 != 0 { si::SEGV_ACCERR } else { si::SEGV_MAPERR },
+            code: if err & 1 != 0 {
+                si::SEGV_ACCERR
+            } else {
+                si::SEGV_MAPERR
+            },
             addr: cr2,
         },
-        ZX_EXCP_UNDEFINED_INSTRUCTION => Fault { sig: SIGILL, code: si::ILL_ILLOPN, addr: s.ip },
-        ZX_EXCP_SW_BREAKPOINT => Fault { sig: SIGTRAP, code: si::KERNEL, addr: 0 },
-        ZX_EXCP_UNALIGNED_ACCESS => Fault { sig: SIGBUS, code: si::BUS_ADRALN, addr: 0 },
+        ZX_EXCP_UNDEFINED_INSTRUCTION => Fault {
+            sig: SIGILL,
+            code: si::ILL_ILLOPN,
+            addr: s.ip,
+        },
+        ZX_EXCP_SW_BREAKPOINT => Fault {
+            sig: SIGTRAP,
+            code: si::KERNEL,
+            addr: 0,
+        },
+        ZX_EXCP_UNALIGNED_ACCESS => Fault {
+            sig: SIGBUS,
+            code: si::BUS_ADRALN,
+            addr: 0,
+        },
         _ => match vector {
-            0 => Fault { sig: SIGFPE, code: si::FPE_INTDIV, addr: s.ip },
-            16 | 19 => Fault { sig: SIGFPE, code: 0, addr: s.ip },
-            17 => Fault { sig: SIGBUS, code: si::BUS_ADRALN, addr: 0 },
-            _ => Fault { sig: SIGSEGV, code: si::KERNEL, addr: 0 },
+            0 => Fault {
+                sig: SIGFPE,
+                code: si::FPE_INTDIV,
+                addr: s.ip,
+            },
+            16 | 19 => Fault {
+                sig: SIGFPE,
+                code: 0,
+                addr: s.ip,
+            },
+            17 => Fault {
+                sig: SIGBUS,
+                code: si::BUS_ADRALN,
+                addr: 0,
+            },
+            _ => Fault {
+                sig: SIGSEGV,
+                code: si::KERNEL,
+                addr: 0,
+            },
         },
     }
 }
@@ -186,12 +224,24 @@ pub fn build_frame(
     b[MCTX + 144..MCTX + 146].copy_from_slice(&0x33u16.to_le_bytes());
     b[MCTX + 150..MCTX + 152].copy_from_slice(&0x2bu16.to_le_bytes());
     put(&mut b, MCTX + 168, mask);
-    put(&mut b, MCTX + 176, if info[0] as u32 == SIGSEGV { get(info, 16) } else { 0 });
+    put(
+        &mut b,
+        MCTX + 176,
+        if info[0] as u32 == SIGSEGV {
+            get(info, 16)
+        } else {
+            0
+        },
+    );
     put(&mut b, MCTX + 184, fp_at);
     put(&mut b, MASK, mask);
     b[INFO_OFF..INFO_OFF + 128].copy_from_slice(info);
     let _ = act;
-    Frame { at, fp_at, bytes: b }
+    Frame {
+        at,
+        fp_at,
+        bytes: b,
+    }
 }
 
 /// The handler's registers for a frame at `f`.
@@ -251,31 +301,64 @@ mod tests {
 
     #[test]
     fn frame_round_trip() {
-        let s = State { rax: 1, rbx: 2, rsp: 0x7000_0000, ip: 0x40_1234, flags: 0x244, r15: 15, ..State::default() };
-        let act = Action { handler: 0x40_5000, flags: 0, restorer: 0x40_6000, mask: 0 };
+        let s = State {
+            rax: 1,
+            rbx: 2,
+            rsp: 0x7000_0000,
+            ip: 0x40_1234,
+            flags: 0x244,
+            r15: 15,
+            ..State::default()
+        };
+        let act = Action {
+            handler: 0x40_5000,
+            flags: 0,
+            restorer: 0x40_6000,
+            mask: 0,
+        };
         let info = siginfo(10, si::USER, 0, 2);
         let f = build_frame(&s, s.rsp, &act, act.restorer, 0x5, (0, 2, 0), &info);
         assert_eq!((f.at + 8) % 16, 0, "as after a call");
-        assert!(f.at + FRAME <= f.fp_at && f.fp_at % 64 == 0 && f.fp_at + FPSTATE <= s.rsp - 128);
+        assert!(
+            f.at + FRAME <= f.fp_at
+                && f.fp_at.is_multiple_of(64)
+                && f.fp_at + FPSTATE <= s.rsp - 128
+        );
         assert_eq!(get(&f.bytes, 0), 0x40_6000);
         let mut h = s;
         enter_handler(&mut h, &f, 10, &act);
         assert_eq!((h.rdi, h.rsp, h.ip), (10, f.at, 0x40_5000));
         assert_eq!(h.rsi, f.at + 312);
-        assert_eq!(u32::from_le_bytes(f.bytes[312..316].try_into().unwrap()), 10);
+        assert_eq!(
+            u32::from_le_bytes(f.bytes[312..316].try_into().unwrap()),
+            10
+        );
         // The handler returns into the restorer: rsp = frame + 8.
         let mut back = State::default();
         let (mask, fp) = restore(&mut back, &f.bytes[8..8 + UCONTEXT]);
         assert_eq!(mask, 0x5);
         assert_eq!(fp, f.fp_at);
-        assert_eq!((back.rax, back.rbx, back.r15, back.rsp, back.ip, back.flags), (1, 2, 15, s.rsp, s.ip, 0x244));
+        assert_eq!(
+            (back.rax, back.rbx, back.r15, back.rsp, back.ip, back.flags),
+            (1, 2, 15, s.rsp, s.ip, 0x244)
+        );
     }
 
     #[test]
     fn faults() {
-        let s = State { ip: 0x40_1000, ..State::default() };
+        let s = State {
+            ip: 0x40_1000,
+            ..State::default()
+        };
         let pf = zx_exception_report_t::x86_64(ZX_EXCP_FATAL_PAGE_FAULT, 14, 6, 0xdead);
-        assert_eq!(fault(&s, &pf), Fault { sig: SIGSEGV, code: si::SEGV_MAPERR, addr: 0xdead });
+        assert_eq!(
+            fault(&s, &pf),
+            Fault {
+                sig: SIGSEGV,
+                code: si::SEGV_MAPERR,
+                addr: 0xdead
+            }
+        );
         let pf = zx_exception_report_t::x86_64(ZX_EXCP_FATAL_PAGE_FAULT, 14, 7, 0xbeef);
         assert_eq!(fault(&s, &pf).code, si::SEGV_ACCERR);
         let ud = zx_exception_report_t::x86_64(ZX_EXCP_UNDEFINED_INSTRUCTION, 6, 0, 0);

@@ -51,7 +51,11 @@ fn pad4(n: usize) -> usize {
 
 /// Iterates over the entries of `bytes`.
 pub fn entries(bytes: &[u8]) -> Entries<'_> {
-    Entries { bytes, at: 0, done: false }
+    Entries {
+        bytes,
+        at: 0,
+        done: false,
+    }
 }
 
 /// The iterator [`entries`] returns.
@@ -83,7 +87,11 @@ impl<'a> Entries<'a> {
         let h = self
             .bytes
             .get(at..at + HEADER)
-            .ok_or(if at >= self.bytes.len() { ArchiveError::NoTrailer } else { ArchiveError::Truncated(at) })?;
+            .ok_or(if at >= self.bytes.len() {
+                ArchiveError::NoTrailer
+            } else {
+                ArchiveError::Truncated(at)
+            })?;
         if &h[..6] != b"070701" {
             return Err(ArchiveError::BadHeader(at));
         }
@@ -92,14 +100,20 @@ impl<'a> Entries<'a> {
         let size = field(6)? as usize;
         let namesize = field(11)? as usize;
         let name_start = at + HEADER;
-        let name_end = name_start.checked_add(namesize).ok_or(ArchiveError::Truncated(at))?;
+        let name_end = name_start
+            .checked_add(namesize)
+            .ok_or(ArchiveError::Truncated(at))?;
         let name = self
             .bytes
             .get(name_start..name_end)
             .ok_or(ArchiveError::Truncated(at))?;
-        let name = name.strip_suffix(b"\0").ok_or(ArchiveError::BadHeader(at))?;
+        let name = name
+            .strip_suffix(b"\0")
+            .ok_or(ArchiveError::BadHeader(at))?;
         let data_start = pad4(name_end);
-        let data_end = data_start.checked_add(size).ok_or(ArchiveError::Truncated(at))?;
+        let data_end = data_start
+            .checked_add(size)
+            .ok_or(ArchiveError::Truncated(at))?;
         let data = self
             .bytes
             .get(data_start..data_end)
@@ -108,7 +122,14 @@ impl<'a> Entries<'a> {
         if name == b"TRAILER!!!" {
             return Ok(None);
         }
-        Ok(Some(Entry { name, mode, uid, gid, mtime, data }))
+        Ok(Some(Entry {
+            name,
+            mode,
+            uid,
+            gid,
+            mtime,
+            data,
+        }))
     }
 }
 
@@ -173,10 +194,16 @@ mod tests {
         assert_eq!(entries(cut).next(), Some(Err(ArchiveError::Truncated(0))));
         let mut huge = a.clone();
         huge[6 + 8 * 6..14 + 8 * 6].copy_from_slice(b"ffffffff");
-        assert!(matches!(entries(&huge).next(), Some(Err(ArchiveError::Truncated(0)))));
+        assert!(matches!(
+            entries(&huge).next(),
+            Some(Err(ArchiveError::Truncated(0)))
+        ));
         let mut nothex = a;
         nothex[6 + 8] = b'g';
-        assert_eq!(entries(&nothex).next(), Some(Err(ArchiveError::BadHeader(0))));
+        assert_eq!(
+            entries(&nothex).next(),
+            Some(Err(ArchiveError::BadHeader(0)))
+        );
         assert_eq!(entries(&[]).next(), Some(Err(ArchiveError::NoTrailer)));
     }
 }

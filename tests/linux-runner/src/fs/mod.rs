@@ -95,7 +95,11 @@ impl Fs {
     /// # Errors
     ///
     /// [`BuildError`].
-    pub fn from_archive(archive: &'static [u8], exe: &[u8], now: Time) -> core::result::Result<Fs, BuildError> {
+    pub fn from_archive(
+        archive: &'static [u8],
+        exe: &[u8],
+        now: Time,
+    ) -> core::result::Result<Fs, BuildError> {
         let mut t = Tree::new();
         let mut stdin = None;
         let mut specials = Vec::new();
@@ -113,15 +117,23 @@ impl Fs {
                 continue;
             }
             let (dir, base) = match name.iter().rposition(|&b| b == b'/') {
-                Some(i) => (t.mkdir_all(&name[..i], now).map_err(|_| BuildError::Path)?, &name[i + 1..]),
+                Some(i) => (
+                    t.mkdir_all(&name[..i], now).map_err(|_| BuildError::Path)?,
+                    &name[i + 1..],
+                ),
                 None => (ROOT, name),
             };
-            let time = Time { sec: i64::from(e.mtime), nsec: 0 };
+            let time = Time {
+                sec: i64::from(e.mtime),
+                nsec: 0,
+            };
             let node = match e.mode & tree::mode::IFMT {
                 tree::mode::IFDIR => {
                     let ino = match t.child(dir, base).map_err(|_| BuildError::Path)? {
                         Some(i) => i,
-                        None => t.mkdir(dir, base, e.mode, time).map_err(|_| BuildError::Path)?,
+                        None => t
+                            .mkdir(dir, base, e.mode, time)
+                            .map_err(|_| BuildError::Path)?,
                     };
                     let i = t.get_mut(ino).map_err(|_| BuildError::Path)?;
                     i.perm = e.mode & 0o7777;
@@ -131,7 +143,9 @@ impl Fs {
                 tree::mode::IFLNK => Node::Symlink(e.data.to_vec()),
                 _ => Node::File(Data::Archive(e.data)),
             };
-            let ino = t.create(dir, base, node, e.mode, time).map_err(|_| BuildError::Path)?;
+            let ino = t
+                .create(dir, base, node, e.mode, time)
+                .map_err(|_| BuildError::Path)?;
             let i = t.get_mut(ino).map_err(|_| BuildError::Path)?;
             (i.uid, i.gid) = (e.uid, e.gid);
         }
@@ -141,11 +155,17 @@ impl Fs {
         let dev = t.mkdir_all(b"/dev", now).map_err(|_| BuildError::Path)?;
         for (name, d) in [(&b"null"[..], Device::Null), (b"zero", Device::Zero)] {
             if t.child(dev, name).map_err(|_| BuildError::Path)?.is_none() {
-                t.create(dev, name, Node::Dev(d), 0o666, now).map_err(|_| BuildError::Path)?;
+                t.create(dev, name, Node::Dev(d), 0o666, now)
+                    .map_err(|_| BuildError::Path)?;
             }
         }
-        let proc_self = t.mkdir_all(b"/proc/self", now).map_err(|_| BuildError::Path)?;
-        if t.child(proc_self, b"exe").map_err(|_| BuildError::Path)?.is_none() {
+        let proc_self = t
+            .mkdir_all(b"/proc/self", now)
+            .map_err(|_| BuildError::Path)?;
+        if t.child(proc_self, b"exe")
+            .map_err(|_| BuildError::Path)?
+            .is_none()
+        {
             t.create(proc_self, b"exe", Node::Symlink(exe.to_vec()), 0o777, now)
                 .map_err(|_| BuildError::Path)?;
         }
@@ -156,13 +176,28 @@ impl Fs {
                     .map_err(|_| BuildError::Path)?;
             }
         }
-        let mut fs = Fs { tree: t, fds: Vec::new(), cwd: ROOT, umask: 0o022, specials };
-        let stdin_ino = match stdin {
-            Some(data) => fs.tree.add_unlinked(Node::File(Data::Archive(data)), 0o644, now),
-            None => fs.tree.resolve(ROOT, b"/dev/null", Follow::Yes).map_err(|_| BuildError::Path)?,
+        let mut fs = Fs {
+            tree: t,
+            fds: Vec::new(),
+            cwd: ROOT,
+            umask: 0o022,
+            specials,
         };
-        let out = fs.tree.add_unlinked(Node::Dev(Device::Console(1)), 0o600, now);
-        let err = fs.tree.add_unlinked(Node::Dev(Device::Console(2)), 0o600, now);
+        let stdin_ino = match stdin {
+            Some(data) => fs
+                .tree
+                .add_unlinked(Node::File(Data::Archive(data)), 0o644, now),
+            None => fs
+                .tree
+                .resolve(ROOT, b"/dev/null", Follow::Yes)
+                .map_err(|_| BuildError::Path)?,
+        };
+        let out = fs
+            .tree
+            .add_unlinked(Node::Dev(Device::Console(1)), 0o600, now);
+        let err = fs
+            .tree
+            .add_unlinked(Node::Dev(Device::Console(2)), 0o600, now);
         for (ino, flags) in [(stdin_ino, o::RDONLY), (out, o::WRONLY), (err, o::WRONLY)] {
             fs.open_ino(ino, flags, 0).map_err(|_| BuildError::Path)?;
         }
@@ -171,7 +206,10 @@ impl Fs {
 
     /// The data of runner input `name` (`!sigtramp`, `!stdin`).
     pub fn special(&self, name: &[u8]) -> Option<&'static [u8]> {
-        self.specials.iter().find(|(n, _)| *n == name).map(|&(_, d)| d)
+        self.specials
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, d)| d)
     }
 
     /// A descriptor.
@@ -235,8 +273,18 @@ impl Fs {
     pub fn open_ino(&mut self, ino: Ino, flags: u32, min: usize) -> Result<u64> {
         let slot = self.free_fd(min)?;
         self.tree.get_mut(ino)?.opens += 1;
-        let file = Rc::new(RefCell::new(OpenFile { ino, offset: 0, flags: flags & !o::CLOEXEC }));
-        self.install(slot, Fd { file, cloexec: flags & o::CLOEXEC != 0 });
+        let file = Rc::new(RefCell::new(OpenFile {
+            ino,
+            offset: 0,
+            flags: flags & !o::CLOEXEC,
+        }));
+        self.install(
+            slot,
+            Fd {
+                file,
+                cloexec: flags & o::CLOEXEC != 0,
+            },
+        );
         Ok(slot as u64)
     }
 
@@ -260,7 +308,10 @@ impl Fs {
     /// `EBADF`, `EMFILE`, `EINVAL` (`min` too large).
     pub fn dup_min(&mut self, fd: u64, min: u64, cloexec: bool) -> Result<u64> {
         let file = self.fd(fd)?.file.clone();
-        let min = usize::try_from(min).ok().filter(|&m| m < MAX_FDS).ok_or(Errno::EINVAL)?;
+        let min = usize::try_from(min)
+            .ok()
+            .filter(|&m| m < MAX_FDS)
+            .ok_or(Errno::EINVAL)?;
         let slot = self.free_fd(min)?;
         self.install(slot, Fd { file, cloexec });
         Ok(slot as u64)
@@ -273,7 +324,10 @@ impl Fs {
     /// `EBADF`.
     pub fn dup_to(&mut self, fd: u64, new: u64, cloexec: bool) -> Result<u64> {
         let file = self.fd(fd)?.file.clone();
-        let slot = usize::try_from(new).ok().filter(|&n| n < MAX_FDS).ok_or(Errno::EBADF)?;
+        let slot = usize::try_from(new)
+            .ok()
+            .filter(|&n| n < MAX_FDS)
+            .ok_or(Errno::EBADF)?;
         self.install(slot, Fd { file, cloexec });
         Ok(new)
     }
@@ -307,8 +361,19 @@ mod tests {
     fn the_tree_every_run_has() {
         let f = fs();
         let t = &f.tree;
-        for p in [&b"/bin/busybox"[..], b"/tmp", b"/dev/null", b"/etc/passwd", b"/etc/group", b"/root"] {
-            assert!(t.resolve(ROOT, p, Follow::Yes).is_ok(), "{}", core::str::from_utf8(p).unwrap());
+        for p in [
+            &b"/bin/busybox"[..],
+            b"/tmp",
+            b"/dev/null",
+            b"/etc/passwd",
+            b"/etc/group",
+            b"/root",
+        ] {
+            assert!(
+                t.resolve(ROOT, p, Follow::Yes).is_ok(),
+                "{}",
+                core::str::from_utf8(p).unwrap()
+            );
         }
         let exe = t.resolve(ROOT, b"/proc/self/exe", Follow::No).unwrap();
         assert!(matches!(&t.get(exe).unwrap().node, Node::Symlink(s) if s == b"/bin/busybox"));
@@ -317,7 +382,10 @@ mod tests {
         let stdin = f.fd(0).unwrap().file.borrow().ino;
         assert!(matches!(&t.get(stdin).unwrap().node, Node::File(d) if d.bytes() == b"input\n"));
         let out = f.fd(1).unwrap().file.borrow().ino;
-        assert!(matches!(t.get(out).unwrap().node, Node::Dev(Device::Console(1))));
+        assert!(matches!(
+            t.get(out).unwrap().node,
+            Node::Dev(Device::Console(1))
+        ));
         assert!(f.fd(3).is_err());
     }
 

@@ -202,10 +202,22 @@ impl Default for Tree {
 impl Tree {
     /// A tree holding only `/` (mode 0755, root's).
     pub fn new() -> Tree {
-        let mut t = Tree { inodes: Vec::new(), free: Vec::new() };
-        let root = t.alloc(Node::Dir { entries: BTreeMap::new(), parent: ROOT }, 0o755, Time::default());
+        let mut t = Tree {
+            inodes: Vec::new(),
+            free: Vec::new(),
+        };
+        let root = t.alloc(
+            Node::Dir {
+                entries: BTreeMap::new(),
+                parent: ROOT,
+            },
+            0o755,
+            Time::default(),
+        );
         debug_assert_eq!(root, ROOT);
-        t.inodes[ROOT].as_mut().map(|i| i.nlink = 2);
+        if let Some(i) = t.inodes[ROOT].as_mut() {
+            i.nlink = 2;
+        }
         t
     }
 
@@ -240,7 +252,10 @@ impl Tree {
     ///
     /// `EBADF` for a freed number.
     pub fn get(&self, ino: Ino) -> Result<&Inode> {
-        self.inodes.get(ino).and_then(Option::as_ref).ok_or(Errno::EBADF)
+        self.inodes
+            .get(ino)
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)
     }
 
     /// The same, mutable.
@@ -249,7 +264,10 @@ impl Tree {
     ///
     /// `EBADF` for a freed number.
     pub fn get_mut(&mut self, ino: Ino) -> Result<&mut Inode> {
-        self.inodes.get_mut(ino).and_then(Option::as_mut).ok_or(Errno::EBADF)
+        self.inodes
+            .get_mut(ino)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)
     }
 
     /// An inode not linked anywhere (stdin's file, console streams).
@@ -277,7 +295,11 @@ impl Tree {
     ///
     /// `ENOTDIR`.
     pub fn list(&self, dir: Ino) -> Result<Vec<(Vec<u8>, Ino)>> {
-        Ok(self.entries(dir)?.iter().map(|(n, &i)| (n.clone(), i)).collect())
+        Ok(self
+            .entries(dir)?
+            .iter()
+            .map(|(n, &i)| (n.clone(), i))
+            .collect())
     }
 
     /// `..` of a directory.
@@ -308,7 +330,10 @@ impl Tree {
         }
         let mut at = if path[0] == b'/' { ROOT } else { cwd };
         let trailing_slash = path.ends_with(b"/");
-        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+        let comps: Vec<&[u8]> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
         for (i, c) in comps.iter().enumerate() {
             let last = i + 1 == comps.len();
             if c.len() > NAME_MAX {
@@ -357,7 +382,11 @@ impl Tree {
         let trimmed_len = path.len() - path.iter().rev().take_while(|&&b| b == b'/').count();
         if trimmed_len == 0 {
             // "/" itself.
-            return Ok(Parent { dir: ROOT, name: b".", trailing: true });
+            return Ok(Parent {
+                dir: ROOT,
+                name: b".",
+                trailing: true,
+            });
         }
         let trimmed = &path[..trimmed_len];
         let (dir_part, name) = match trimmed.iter().rposition(|&b| b == b'/') {
@@ -367,9 +396,17 @@ impl Tree {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let dir = if dir_part.is_empty() { cwd } else { self.resolve(cwd, dir_part, Follow::Yes)? };
+        let dir = if dir_part.is_empty() {
+            cwd
+        } else {
+            self.resolve(cwd, dir_part, Follow::Yes)?
+        };
         self.entries(dir)?;
-        Ok(Parent { dir, name, trailing: trimmed_len != path.len() })
+        Ok(Parent {
+            dir,
+            name,
+            trailing: trimmed_len != path.len(),
+        })
     }
 
     /// The inode `name` names in `dir`, if any.
@@ -404,7 +441,14 @@ impl Tree {
     /// # Errors
     ///
     /// `EEXIST` when the name is taken, `ENOTDIR`.
-    pub fn create(&mut self, dir: Ino, name: &[u8], node: Node, perm: u32, now: Time) -> Result<Ino> {
+    pub fn create(
+        &mut self,
+        dir: Ino,
+        name: &[u8],
+        node: Node,
+        perm: u32,
+        now: Time,
+    ) -> Result<Ino> {
         if self.child(dir, name)?.is_some() || name == b"." || name == b".." {
             return Err(Errno::EEXIST);
         }
@@ -420,7 +464,10 @@ impl Tree {
 
     /// A new empty directory node under `parent`.
     pub fn dir_node(parent: Ino) -> Node {
-        Node::Dir { entries: BTreeMap::new(), parent }
+        Node::Dir {
+            entries: BTreeMap::new(),
+            parent,
+        }
     }
 
     /// `mkdir` of `name` in `dir`.
@@ -440,7 +487,10 @@ impl Tree {
     /// `ENOTDIR` when a component is not a directory.
     pub fn mkdir_all(&mut self, path: &[u8], now: Time) -> Result<Ino> {
         let mut at = ROOT;
-        for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        for c in path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+        {
             at = match self.child(at, c)? {
                 Some(i) if self.get(i)?.is_dir() => i,
                 Some(_) => return Err(Errno::ENOTDIR),
@@ -639,9 +689,12 @@ mod tests {
     fn tree() -> Tree {
         let mut t = Tree::new();
         let bin = t.mkdir(ROOT, b"bin", 0o755, T).unwrap();
-        t.create(bin, b"busybox", Node::File(Data::Archive(b"elf")), 0o755, T).unwrap();
-        t.create(bin, b"ls", Node::Symlink(b"busybox".to_vec()), 0o777, T).unwrap();
-        t.create(ROOT, b"loop", Node::Symlink(b"/loop".to_vec()), 0o777, T).unwrap();
+        t.create(bin, b"busybox", Node::File(Data::Archive(b"elf")), 0o755, T)
+            .unwrap();
+        t.create(bin, b"ls", Node::Symlink(b"busybox".to_vec()), 0o777, T)
+            .unwrap();
+        t.create(ROOT, b"loop", Node::Symlink(b"/loop".to_vec()), 0o777, T)
+            .unwrap();
         t.mkdir(ROOT, b"tmp", 0o1777, T).unwrap();
         t
     }
@@ -652,18 +705,36 @@ mod tests {
         let bb = t.resolve(ROOT, b"/bin/busybox", Follow::Yes).unwrap();
         assert_eq!(t.resolve(ROOT, b"/bin/ls", Follow::Yes), Ok(bb));
         assert_ne!(t.resolve(ROOT, b"/bin/ls", Follow::No), Ok(bb));
-        assert_eq!(t.resolve(ROOT, b"bin/../bin/./busybox", Follow::Yes), Ok(bb));
-        assert_eq!(t.resolve(ROOT, b"/../..//bin", Follow::Yes), t.resolve(ROOT, b"/bin", Follow::Yes));
+        assert_eq!(
+            t.resolve(ROOT, b"bin/../bin/./busybox", Follow::Yes),
+            Ok(bb)
+        );
+        assert_eq!(
+            t.resolve(ROOT, b"/../..//bin", Follow::Yes),
+            t.resolve(ROOT, b"/bin", Follow::Yes)
+        );
         assert_eq!(t.resolve(ROOT, b"", Follow::Yes), Err(Errno::ENOENT));
         assert_eq!(t.resolve(ROOT, b"/nope", Follow::Yes), Err(Errno::ENOENT));
-        assert_eq!(t.resolve(ROOT, b"/bin/busybox/x", Follow::Yes), Err(Errno::ENOTDIR));
-        assert_eq!(t.resolve(ROOT, b"/bin/busybox/", Follow::Yes), Err(Errno::ENOTDIR));
+        assert_eq!(
+            t.resolve(ROOT, b"/bin/busybox/x", Follow::Yes),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            t.resolve(ROOT, b"/bin/busybox/", Follow::Yes),
+            Err(Errno::ENOTDIR)
+        );
         assert_eq!(t.resolve(ROOT, b"/loop", Follow::Yes), Err(Errno::ELOOP));
         assert!(t.resolve(ROOT, b"/loop", Follow::No).is_ok());
         let long = vec![b'a'; 256];
-        assert_eq!(t.resolve(ROOT, &long, Follow::Yes), Err(Errno::ENAMETOOLONG));
+        assert_eq!(
+            t.resolve(ROOT, &long, Follow::Yes),
+            Err(Errno::ENAMETOOLONG)
+        );
         let huge = vec![b'/'; 5000];
-        assert_eq!(t.resolve(ROOT, &huge, Follow::Yes), Err(Errno::ENAMETOOLONG));
+        assert_eq!(
+            t.resolve(ROOT, &huge, Follow::Yes),
+            Err(Errno::ENAMETOOLONG)
+        );
     }
 
     #[test]
@@ -673,7 +744,9 @@ mod tests {
         let d = t.mkdir(tmp, b"d", 0o755, T).unwrap();
         assert_eq!(t.get(tmp).unwrap().nlink, 3);
         assert_eq!(t.mkdir(tmp, b"d", 0o755, T), Err(Errno::EEXIST));
-        let f = t.create(d, b"f", Node::File(Data::Owned(vec![1])), 0o644, T).unwrap();
+        let f = t
+            .create(d, b"f", Node::File(Data::Owned(vec![1])), 0o644, T)
+            .unwrap();
         assert_eq!(t.rmdir(tmp, b"d", T), Err(Errno::ENOTEMPTY));
         assert_eq!(t.unlink(tmp, b"d", T), Err(Errno::EISDIR));
         assert_eq!(t.rmdir(d, b"f", T), Err(Errno::ENOTDIR));
@@ -704,7 +777,10 @@ mod tests {
         let p = t.resolve_parent(ROOT, b"/tmp/new/").unwrap();
         assert_eq!((p.name, p.trailing), (&b"new"[..], true));
         assert_eq!(t.resolve_parent(ROOT, b"/nope/x"), Err(Errno::ENOENT));
-        assert_eq!(t.resolve_parent(ROOT, b"/bin/busybox/x"), Err(Errno::ENOTDIR));
+        assert_eq!(
+            t.resolve_parent(ROOT, b"/bin/busybox/x"),
+            Err(Errno::ENOTDIR)
+        );
         let p = t.resolve_parent(ROOT, b"x").unwrap();
         assert_eq!(p.dir, ROOT);
         let bin = t.resolve(ROOT, b"/bin", Follow::Yes).unwrap();

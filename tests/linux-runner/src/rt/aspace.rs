@@ -77,13 +77,26 @@ impl Aspace for ZxAspace {
         self.map(addr, len, prot, &vmo, replace)
     }
 
-    fn map_copy(&mut self, addr: u64, len: u64, prot: Prot, data: &[u8], replace: bool) -> Result<()> {
+    fn map_copy(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        data: &[u8],
+        replace: bool,
+    ) -> Result<()> {
         if prot.exec {
             let at = (data.as_ptr() as u64).wrapping_sub(self.archive_addr);
-            if at >= self.archive_len || at % PAGE != 0 || at + len > self.archive_len.next_multiple_of(PAGE) {
+            if at >= self.archive_len
+                || at % PAGE != 0
+                || at + len > self.archive_len.next_multiple_of(PAGE)
+            {
                 return Err(Errno::EACCES);
             }
-            let slice = self.archive.create_child(ZX_VMO_CHILD_SLICE, at, len).map_err(errno)?;
+            let slice = self
+                .archive
+                .create_child(ZX_VMO_CHILD_SLICE, at, len)
+                .map_err(errno)?;
             return self.map(addr, len, prot, &slice, replace);
         }
         let vmo = Vmo::create(len, 0).map_err(errno)?;

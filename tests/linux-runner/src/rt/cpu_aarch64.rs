@@ -134,5 +134,7 @@ pub fn hwcap() -> u64 {
 /// Runs `n` iterations of a two-instruction loop (the calibration).
 pub fn spin(n: u64) {
     // SAFETY: register-only loop.
-    unsafe { core::arch::asm!("2: subs {0}, {0}, #1", "b.ne 2b", inout(reg) n => _, options(nomem, nostack)) };
+    unsafe {
+        core::arch::asm!("2: subs {0}, {0}, #1", "b.ne 2b", inout(reg) n => _, options(nomem, nostack))
+    };
 }

@@ -21,7 +21,13 @@ pub const HEAP_SIZE: u64 = 256 << 20;
 /// Whatever `zx_vmo_create` / `zx_vmar_map` say.
 pub fn init(vmar: &Vmar, base: u64, at: u64) -> Result<()> {
     let vmo = Vmo::create(HEAP_SIZE, 0)?;
-    let addr = vmar.map(ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | zx_subsystem::abi::ZX_VM_SPECIFIC, at - base, &vmo, 0, HEAP_SIZE)?;
+    let addr = vmar.map(
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | zx_subsystem::abi::ZX_VM_SPECIFIC,
+        at - base,
+        &vmo,
+        0,
+        HEAP_SIZE,
+    )?;
     // SAFETY: `[addr, addr + HEAP_SIZE)` was just mapped read-write for
     // the heap alone and stays mapped for the runner's life; `init` runs
     // once, before any allocation.

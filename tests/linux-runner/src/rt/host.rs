@@ -18,7 +18,11 @@ impl Host for RunnerHost {
         while done < data.len() {
             let n = hobby::stream_write(u64::from(s), &data[done..]);
             if n <= 0 {
-                return if done > 0 { Ok(done as u64) } else { Err(Errno::EIO) };
+                return if done > 0 {
+                    Ok(done as u64)
+                } else {
+                    Err(Errno::EIO)
+                };
             }
             done += n as usize;
         }

@@ -42,8 +42,17 @@ pub enum LoadError {
 /// # Errors
 ///
 /// A [`LoadError`].
-pub fn load(lx: &mut Lx, path: &[u8], argv: &[Vec<u8>], envp: &[&[u8]]) -> Result<(u64, u64), LoadError> {
-    let ino = lx.fs.tree.resolve(lx.fs.cwd, path, Follow::Yes).map_err(LoadError::Path)?;
+pub fn load(
+    lx: &mut Lx,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[&[u8]],
+) -> Result<(u64, u64), LoadError> {
+    let ino = lx
+        .fs
+        .tree
+        .resolve(lx.fs.cwd, path, Follow::Yes)
+        .map_err(LoadError::Path)?;
     let data: &'static [u8] = match &lx.fs.tree.get(ino).map_err(LoadError::Path)?.node {
         Node::File(Data::Archive(b)) => b,
         _ => return Err(LoadError::NotMappable),
@@ -51,7 +60,9 @@ pub fn load(lx: &mut Lx, path: &[u8], argv: &[Vec<u8>], envp: &[&[u8]]) -> Resul
     let img = elf::parse(data, abi::MACHINE, abi::GUEST_LO, MMAP_BASE).map_err(LoadError::Elf)?;
     for s in &img.segments {
         let bytes = &data[s.file_start as usize..s.file_end as usize];
-        lx.mm.map_fixed(s.start, s.end, s.prot, Some(bytes)).map_err(LoadError::Map)?;
+        lx.mm
+            .map_fixed(s.start, s.end, s.prot, Some(bytes))
+            .map_err(LoadError::Map)?;
     }
     lx.mm.set_brk(img.brk);
     if let Some(t) = lx.fs.special(b"!sigtramp") {

@@ -55,9 +55,15 @@ pub unsafe extern "C" fn runner_main(boot: *const LinuxBoot) -> ! {
     // thread and never unmaps it; reading it unaligned is fine.
     let b = unsafe { boot.read_unaligned() };
     if b.magic != BOOT_MAGIC || b.version != BOOT_VERSION {
-        fail(Failure::BadBoot, format_args!("boot page magic {:#x} version {}", b.magic, b.version));
+        fail(
+            Failure::BadBoot,
+            format_args!("boot page magic {:#x} version {}", b.magic, b.version),
+        );
     }
-    host::VERBOSE.store(b.flags & FLAG_VERBOSE != 0, core::sync::atomic::Ordering::Relaxed);
+    host::VERBOSE.store(
+        b.flags & FLAG_VERBOSE != 0,
+        core::sync::atomic::Ordering::Relaxed,
+    );
     // SAFETY: the kernel gave these handles to the runner alone.
     let (root, archive_vmo) = unsafe { (Vmar::from_raw(b.vmar), Vmo::from_raw(b.archive_vmo)) };
     if let Err(s) = heap::init(&root, b.vmar_base, cpu::HEAP_AT) {
@@ -83,14 +89,20 @@ pub unsafe extern "C" fn runner_main(boot: *const LinuxBoot) -> ! {
     if !path.contains(&b'/') {
         path = [&b"/bin/"[..], &path].concat();
     }
-    let now = Time { sec: b.realtime_ns / 1_000_000_000, nsec: b.realtime_ns % 1_000_000_000 };
+    let now = Time {
+        sec: b.realtime_ns / 1_000_000_000,
+        nsec: b.realtime_ns % 1_000_000_000,
+    };
     let fs = match Fs::from_archive(archive, b"/bin/busybox", now) {
         Ok(f) => f,
         Err(e) => fail(Failure::Archive, format_args!("archive: {e:?}")),
     };
     let guest = match model::create(&root, b.vmar_base, abi::GUEST_LO, abi::GUEST_HI) {
         Ok(g) => g,
-        Err(s) => fail(Failure::Zircon, format_args!("allocating the guest region: {s}")),
+        Err(s) => fail(
+            Failure::Zircon,
+            format_args!("allocating the guest region: {s}"),
+        ),
     };
     let aspace = ZxAspace {
         vmar: guest.vmar,
@@ -100,7 +112,15 @@ pub unsafe extern "C" fn runner_main(boot: *const LinuxBoot) -> ! {
         archive_len: b.archive_len,
     };
     let mm = Mm::new(aspace, abi::GUEST_LO, abi::GUEST_HI, loader::MMAP_BASE);
-    let mut lx = Linux::new(mm, fs, RunnerHost, abi::INFO, b"/bin/busybox", b.realtime_ns, b.seed);
+    let mut lx = Linux::new(
+        mm,
+        fs,
+        RunnerHost,
+        abi::INFO,
+        b"/bin/busybox",
+        b.realtime_ns,
+        b.seed,
+    );
     let (entry, sp) = match loader::load(&mut lx, &path, &argv, &ENVP) {
         Ok(x) => x,
         Err(loader::LoadError::Path(e)) => {
@@ -110,16 +130,37 @@ pub unsafe extern "C" fn runner_main(boot: *const LinuxBoot) -> ! {
                 &mut host::Stream(zx_user::hobby::stream::STDERR),
                 format_args!("linux-runner: {p}: cannot execute: errno {}\n", e.0),
             );
-            zx_user::hobby::linux_exit(zx_user::hobby::EXIT_STATUS, if e.0 == 2 { 127 } else { 126 })
+            zx_user::hobby::linux_exit(
+                zx_user::hobby::EXIT_STATUS,
+                if e.0 == 2 { 127 } else { 126 },
+            )
         }
-        Err(e) => fail(Failure::Exec, format_args!("loading {}: {e:?}", core::str::from_utf8(&path).unwrap_or("?"))),
+        Err(e) => fail(
+            Failure::Exec,
+            format_args!(
+                "loading {}: {e:?}",
+                core::str::from_utf8(&path).unwrap_or("?")
+            ),
+        ),
     };
-    log!("loaded {} entry {entry:#x} sp {sp:#x}", core::str::from_utf8(&path).unwrap_or("?"));
+    log!(
+        "loaded {} entry {entry:#x} sp {sp:#x}",
+        core::str::from_utf8(&path).unwrap_or("?")
+    );
     let state_vmo = match zx_user::restricted::bind_state() {
         Ok(v) => v,
-        Err(s) => fail(Failure::Zircon, format_args!("zx_restricted_bind_state: {s}")),
+        Err(s) => fail(
+            Failure::Zircon,
+            format_args!("zx_restricted_bind_state: {s}"),
+        ),
     };
-    let state_addr = match root.map(ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC, cpu::STATE_AT - b.vmar_base, &state_vmo, 0, 4096) {
+    let state_addr = match root.map(
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC,
+        cpu::STATE_AT - b.vmar_base,
+        &state_vmo,
+        0,
+        4096,
+    ) {
         Ok(a) => a,
         Err(s) => fail(Failure::Zircon, format_args!("mapping the state VMO: {s}")),
     };

@@ -84,7 +84,10 @@ pub unsafe extern "C" fn on_vector(ctx: *mut VectorCtx, reason: u64) -> ! {
 /// `zx_restricted_enter` refused: a runner bug (the state is the runner's
 /// to keep valid).
 pub extern "C" fn enter_failed(status: zx_user::Status) -> ! {
-    fail(Failure::Enter, format_args!("zx_restricted_enter refused the state: {status}"))
+    fail(
+        Failure::Enter,
+        format_args!("zx_restricted_enter refused the state: {status}"),
+    )
 }
 
 impl Runner {
@@ -98,7 +101,13 @@ impl Runner {
     fn report(&self) -> zx_exception_report_t {
         // SAFETY: as in `state`; the report follows the state in the VMO
         // (one page, so in bounds).
-        unsafe { self.state.cast::<u8>().add(size_of::<State>()).cast::<zx_exception_report_t>().read_unaligned() }
+        unsafe {
+            self.state
+                .cast::<u8>()
+                .add(size_of::<State>())
+                .cast::<zx_exception_report_t>()
+                .read_unaligned()
+        }
     }
 
     fn handle(&mut self, ctx: &mut VectorCtx, reason: u64) {
@@ -108,14 +117,22 @@ impl Runner {
                 let report = self.report();
                 let f = abi::fault(self.state(), &report);
                 self.lx.stats.exceptions += 1;
-                log!("exception {:#x}: signal {} at {:#x}", report.header.type_, f.sig, f.addr);
+                log!(
+                    "exception {:#x}: signal {} at {:#x}",
+                    report.header.type_,
+                    f.sig,
+                    f.addr
+                );
                 match self.lx.sig.force(f.sig) {
                     Delivery::Kill(s) => self.exit(128 + s as u64),
                     Delivery::Handler(s, act) => self.deliver(ctx, s, &act, f.code, f.addr),
                 }
             }
             ZX_RESTRICTED_REASON_KICK => {}
-            other => fail(Failure::Enter, format_args!("unknown restricted exit reason {other}")),
+            other => fail(
+                Failure::Enter,
+                format_args!("unknown restricted exit reason {other}"),
+            ),
         }
     }
 
@@ -124,7 +141,10 @@ impl Runner {
         let (nr, args) = abi::syscall_args(self.state());
         let sys = abi::lookup(nr).map_or(Sys::Nosys, |(_, s)| s);
         let flow = self.lx.dispatch(sys, args);
-        log!("{} {args:x?} = {flow:x?}", abi::lookup(nr).map_or("?", |(n, _)| n));
+        log!(
+            "{} {args:x?} = {flow:x?}",
+            abi::lookup(nr).map_or("?", |(n, _)| n)
+        );
         let enosys = flow == Flow::Ret((-i64::from(Errno::ENOSYS.0)) as u64);
         self.lx.stats.count(nr, enosys);
         match flow {
@@ -141,7 +161,9 @@ impl Runner {
             match self.lx.sig.take() {
                 None => {}
                 Some(Delivery::Kill(s)) => self.exit(128 + u64::from(s)),
-                Some(Delivery::Handler(s, act)) => self.deliver(ctx, s, &act, crate::arch::si::USER, 0),
+                Some(Delivery::Handler(s, act)) => {
+                    self.deliver(ctx, s, &act, crate::arch::si::USER, 0)
+                }
             }
         }
     }
@@ -154,9 +176,17 @@ impl Runner {
         let (ss, ssflags, sssize) = self.lx.sig.altstack;
         let sp = abi::sp(&st);
         let on_alt = sssize != 0 && sp > ss && sp <= ss + sssize;
-        let top = if act.flags & SA_ONSTACK != 0 && sssize != 0 && !on_alt { ss + sssize } else { sp };
+        let top = if act.flags & SA_ONSTACK != 0 && sssize != 0 && !on_alt {
+            ss + sssize
+        } else {
+            sp
+        };
         let alt = (ss, if on_alt { 1 } else { ssflags }, sssize);
-        let restorer = if act.flags & SA_RESTORER != 0 { act.restorer } else { self.trampoline };
+        let restorer = if act.flags & SA_RESTORER != 0 {
+            act.restorer
+        } else {
+            self.trampoline
+        };
         let mask = self.lx.sig.mask;
         let ok = self.write_frame(ctx, &st, top, act, restorer, mask, alt, &info, sig);
         if !ok {
@@ -184,7 +214,9 @@ impl Runner {
         let f = abi::build_frame(st, top, act, restorer, mask, alt, info);
         let mut fx = cpu::FxArea([0; 512]);
         cpu::fxsave(&mut fx);
-        if self.lx.write_user(f.fp_at, &fx.0).is_err() || self.lx.write_user(f.at, &f.bytes).is_err() {
+        if self.lx.write_user(f.fp_at, &fx.0).is_err()
+            || self.lx.write_user(f.at, &f.bytes).is_err()
+        {
             return false;
         }
         abi::enter_handler(self.state(), &f, sig, act);
@@ -254,7 +286,8 @@ impl Runner {
     pub fn exit(&mut self, status: u64) -> ! {
         let t1 = cpu::cycles();
         if self.stats {
-            let insns = (t1.saturating_sub(self.t0) as u128 * 1000 / u128::from(self.ticks_per_kinsn.max(1))) as u64;
+            let insns = (t1.saturating_sub(self.t0) as u128 * 1000
+                / u128::from(self.ticks_per_kinsn.max(1))) as u64;
             let mut w = Stream(stream::STATS);
             let _ = stats::print(&mut w, &self.lx, insns, status);
         }

@@ -19,7 +19,11 @@ fn name(nr: usize) -> &'static str {
 /// When the stream refuses.
 pub fn print(w: &mut impl Write, lx: &Lx, insns: u64, status: u64) -> fmt::Result {
     let s = &lx.stats;
-    writeln!(w, "linux-runner --stats ({}): exit status {status}", core::str::from_utf8(lx.arch.machine).unwrap_or("?"))?;
+    writeln!(
+        w,
+        "linux-runner --stats ({}): exit status {status}",
+        core::str::from_utf8(lx.arch.machine).unwrap_or("?")
+    )?;
     writeln!(w, "  linux syscalls serviced: {}", s.total())?;
     for nr in 0..MAX_NR {
         if s.calls[nr] > 0 {
@@ -37,14 +41,25 @@ pub fn print(w: &mut impl Write, lx: &Lx, insns: u64, status: u64) -> fmt::Resul
         writeln!(w, "    {:<20} {:>8}", "(numbers >= 512)", s.big)?;
     }
     let counts = zx_user::raw::counts();
-    let total: u64 = SyscallNumber::ALL.iter().map(|&n| u64::from(counts[n as usize])).sum();
+    let total: u64 = SyscallNumber::ALL
+        .iter()
+        .map(|&n| u64::from(counts[n as usize]))
+        .sum();
     writeln!(w, "  zircon syscalls made by the runner: {total}")?;
     for &n in SyscallNumber::ALL {
         if counts[n as usize] > 0 {
             writeln!(w, "    {:<28} {:>8}", n.name(), counts[n as usize])?;
         }
     }
-    writeln!(w, "  zx_vmar_protect calls: {}", counts[SyscallNumber::VmarProtect as usize])?;
-    writeln!(w, "  restricted exceptions: {}, signals handled: {}", s.exceptions, s.handled_signals)?;
+    writeln!(
+        w,
+        "  zx_vmar_protect calls: {}",
+        counts[SyscallNumber::VmarProtect as usize]
+    )?;
+    writeln!(
+        w,
+        "  restricted exceptions: {}, signals handled: {}",
+        s.exceptions, s.handled_signals
+    )?;
     writeln!(w, "  guest instructions, first enter to exit: {insns}")
 }

@@ -20,7 +20,7 @@ const INF: u64 = u64::MAX;
 /// `(soft, hard)` for each `RLIMIT_*` (as a default Debian shell sees).
 fn rlimit(res: u64) -> Option<(u64, u64)> {
     Some(match res {
-        3 => (8 << 20, INF),   // STACK
+        3 => (8 << 20, INF),      // STACK
         7 => (1024, 1024 * 1024), // NOFILE
         0 | 1 | 2 | 4 | 5 | 9 | 10 => (INF, INF),
         4..=15 => (INF, INF),
@@ -34,8 +34,14 @@ impl<A: Aspace, H: Host> Linux<A, H> {
             Sys::Getpid | Sys::Gettid | Sys::Getpgrp | Sys::Getsid | Sys::Getpgid => Ok(PID),
             Sys::Getppid => Ok(PPID),
             Sys::Getuid | Sys::Geteuid | Sys::Getgid | Sys::Getegid => Ok(0),
-            Sys::Setuid | Sys::Setgid | Sys::Setreuid | Sys::Setregid | Sys::Setresuid
-            | Sys::Setresgid | Sys::Setgroups | Sys::Setpgid => Ok(0),
+            Sys::Setuid
+            | Sys::Setgid
+            | Sys::Setreuid
+            | Sys::Setregid
+            | Sys::Setresuid
+            | Sys::Setresgid
+            | Sys::Setgroups
+            | Sys::Setpgid => Ok(0),
             Sys::Setsid => Err(Errno::EPERM),
             Sys::Getresuid | Sys::Getresgid => self.getres(a),
             Sys::Getgroups => Ok(0),
@@ -62,7 +68,8 @@ impl<A: Aspace, H: Host> Linux<A, H> {
             Sys::Time => {
                 let now = self.now();
                 if a[0] != 0 {
-                    self.write_u64(a[0], now.sec as u64).map(|()| now.sec as u64)
+                    self.write_u64(a[0], now.sec as u64)
+                        .map(|()| now.sec as u64)
                 } else {
                     Ok(now.sec as u64)
                 }
@@ -203,7 +210,7 @@ impl<A: Aspace, H: Host> Linux<A, H> {
     }
 
     fn sched_getaffinity(&mut self, len: u64, mask: u64) -> Result<u64> {
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return Err(Errno::EINVAL);
         }
         self.write_u64(mask, 1)?;

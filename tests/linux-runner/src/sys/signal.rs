@@ -80,7 +80,12 @@ pub struct Signals {
 
 impl Default for Signals {
     fn default() -> Self {
-        Signals { actions: [Action::default(); 65], mask: 0, pending: 0, altstack: (0, 2, 0) }
+        Signals {
+            actions: [Action::default(); 65],
+            mask: 0,
+            pending: 0,
+            altstack: (0, 2, 0),
+        }
     }
 }
 
@@ -207,7 +212,12 @@ impl<A: Aspace, H: Host> Linux<A, H> {
             }
             let b = self.read_vec(act, 32)?;
             let w = |i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap_or([0; 8]));
-            Some(Action { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) & !UNBLOCKABLE })
+            Some(Action {
+                handler: w(0),
+                flags: w(1),
+                restorer: w(2),
+                mask: w(3) & !UNBLOCKABLE,
+            })
         } else {
             None
         };
@@ -232,7 +242,11 @@ impl<A: Aspace, H: Host> Linux<A, H> {
         if size != 8 {
             return Err(Errno::EINVAL);
         }
-        let new = if set != 0 { Some(self.read_u64(set)?) } else { None };
+        let new = if set != 0 {
+            Some(self.read_u64(set)?)
+        } else {
+            None
+        };
         if new.is_some() && how > 2 {
             return Err(Errno::EINVAL);
         }
@@ -306,7 +320,11 @@ mod tests {
         assert_eq!(s.take(), None);
         s.raise(15);
         s.raise(10);
-        s.actions[10] = Action { handler: 0x1234, flags: SA_RESETHAND, ..Action::default() };
+        s.actions[10] = Action {
+            handler: 0x1234,
+            flags: SA_RESETHAND,
+            ..Action::default()
+        };
         s.mask = bit(15);
         assert!(matches!(s.take(), Some(Delivery::Handler(10, _))));
         assert_eq!(s.action(10).handler, 0, "SA_RESETHAND");
@@ -319,7 +337,11 @@ mod tests {
         s.set_mask(0);
         s.actions[SIGSEGV as usize].handler = 0x10;
         assert!(matches!(s.force(SIGSEGV), Delivery::Handler(11, _)));
-        let act = Action { handler: 1, mask: bit(3), ..Action::default() };
+        let act = Action {
+            handler: 1,
+            mask: bit(3),
+            ..Action::default()
+        };
         s.enter_handler(10, &act);
         assert_eq!(s.mask, bit(10) | bit(3));
     }

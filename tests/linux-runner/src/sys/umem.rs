@@ -32,7 +32,9 @@ impl<A: Aspace, H: Host> Linux<A, H> {
             // in this address space (the runner made every guest mapping
             // and changes them only through the model), and no Rust
             // reference covers guest memory.
-            unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len())
+            };
         }
         Ok(())
     }
@@ -131,7 +133,10 @@ impl<A: Aspace, H: Host> Linux<A, H> {
         for c in raw.chunks_exact(16) {
             let base = u64::from_le_bytes(c[..8].try_into().unwrap_or([0; 8]));
             let len = u64::from_le_bytes(c[8..].try_into().unwrap_or([0; 8]));
-            total = total.checked_add(len).filter(|t| *t <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
+            total = total
+                .checked_add(len)
+                .filter(|t| *t <= i64::MAX as u64)
+                .ok_or(Errno::EINVAL)?;
             v.push((base, len));
         }
         Ok(v)
