@@ -88,7 +88,7 @@ impl Aspace for ZxAspace {
         if prot.exec {
             let at = (data.as_ptr() as u64).wrapping_sub(self.archive_addr);
             if at >= self.archive_len
-                || at % PAGE != 0
+                || !at.is_multiple_of(PAGE)
                 || at + len > self.archive_len.next_multiple_of(PAGE)
             {
                 return Err(Errno::EACCES);

@@ -99,7 +99,7 @@ global_asm!(
 
 unsafe extern "C" {
     fn linux_runner_vector();
-    fn linux_runner_enter(ctx: *mut VectorCtx, vector: u64) -> !;
+    fn linux_runner_enter(ctx: *mut u8, vector: u64) -> !;
 }
 
 /// Enters restricted mode; back at [`super::run::on_vector`]. A refusal
@@ -109,7 +109,7 @@ pub fn enter(ctx: *mut VectorCtx) -> zx_user::Status {
     // SAFETY: `ctx` is the runner's context (its FP area is initialized);
     // the vector resets the stack and never returns into this frame, and
     // the caller keeps nothing that needs dropping.
-    unsafe { linux_runner_enter(ctx, linux_runner_vector as *const () as u64) }
+    unsafe { linux_runner_enter(ctx.cast(), linux_runner_vector as *const () as u64) }
 }
 
 /// Linux's initial FP state: every register 0, `fpcr` 0.

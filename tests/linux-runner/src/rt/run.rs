@@ -275,7 +275,7 @@ impl Runner {
         };
         let mut st = *self.state();
         let mask = abi::restore(&mut st, &f, &mut ctx.fp);
-        if st.pc >= abi::GUEST_HI || st.pc % 4 != 0 {
+        if st.pc >= abi::GUEST_HI || !st.pc.is_multiple_of(4) {
             self.exit(128 + u64::from(crate::sys::signal::SIGSEGV));
         }
         *self.state() = st;
