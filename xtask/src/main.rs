@@ -17,8 +17,12 @@
 //! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
 //!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
+mod archive;
 mod bench;
+mod busybox;
+mod conformance;
 mod fuzz;
+mod linux;
 mod linux_boot;
 mod linux_progs;
 mod qemu;
@@ -36,6 +40,17 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
         Some("bench") => bench::run(&args[1..]),
+        Some("linux-conformance") => ensure_toolchain().and_then(|()| conformance::stage()),
+        Some("linux") => {
+            util::to_stderr(true);
+            return match ensure_toolchain().and_then(|()| linux::command(&args[1..])) {
+                Ok(code) => ExitCode::from(code),
+                Err(f) => {
+                    eprintln!("xtask linux: {f}; exit status {}", linux::FAILED);
+                    ExitCode::from(linux::FAILED)
+                }
+            };
+        }
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("linux-progs") => ensure_toolchain().and_then(|()| linux_progs::command(&args[1..])),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -130,6 +145,10 @@ fn test(args: &[String]) -> Result<(), Failure> {
                 "hobby-kernel",
                 "-p",
                 "linux-progs",
+                "-p",
+                "linux-runner",
+                "-p",
+                "zx-user",
                 "--target",
                 target,
                 "--",

@@ -289,7 +289,7 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 /// Builds the hobby kernel in release mode; returns the ELF's path.
-fn build(arch: Arch) -> Result<PathBuf, Failure> {
+pub fn build(arch: Arch) -> Result<PathBuf, Failure> {
     util::stage(&format!("build hobby-kernel ({}, release)", arch.target()));
     Cmd::cargo()
         .args(["build", "-p", "hobby-kernel", "--release", "--target"])

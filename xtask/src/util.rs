@@ -27,9 +27,25 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+static TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends the banners and command lines to stderr (`cargo xtask linux`
+/// keeps stdout for the program).
+pub fn to_stderr(on: bool) {
+    TO_STDERR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn say(line: &str) {
+    if TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 /// Prints a stage banner.
 pub fn stage(name: &str) {
-    println!("\n==> {name}");
+    say(&format!("\n==> {name}"));
 }
 
 /// A command run from the workspace root.
@@ -84,7 +100,10 @@ impl Cmd {
 
     /// Runs with inherited stdio; fails on a non-zero exit.
     pub fn run(mut self) -> Result<(), Failure> {
-        println!("$ {}", self.shown);
+        say(&format!("$ {}", self.shown));
+        if TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            self.cmd.stdout(Stdio::null());
+        }
         let status = self
             .cmd
             .status()

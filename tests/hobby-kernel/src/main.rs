@@ -46,6 +46,8 @@ pub(crate) use kprintln;
 
 extern crate alloc;
 
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod linux;
 mod memory;
 mod report;
 mod sched;

@@ -5,6 +5,7 @@
 
 mod boot;
 mod cpu;
+mod linux;
 mod paging;
 mod scenario;
 mod user;
@@ -26,12 +27,18 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     );
     // SAFETY: first thing after boot, at EL1 with SPSel = 1, DAIF masked.
     unsafe { cpu::init() };
+    // Linux mode: a blob the xtask placed in RAM, which the frame
+    // allocator must leave alone (and the RAM size QEMU was given).
+    let blob = linux::probe();
     let mut frames = FRAMES.lock();
-    paging::init_frames(&mut frames);
+    paging::init_frames(&mut frames, blob);
     kprintln!("# memory: {} free frames", frames.available());
     let pages = paging::map_user(&mut frames, user::blob());
     drop(frames);
     let gic = cpu::Gic::new();
+    if let Some((range, _)) = blob {
+        linux::run(range, &gic);
+    }
 
     let mut report = Report::new(Console);
     let mut env = scenario::Env { pages, gic };

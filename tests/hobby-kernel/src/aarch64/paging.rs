@@ -41,7 +41,7 @@ const USER_PAGE: u64 = DESC_PAGE | ATTR_NORMAL | SH_INNER | AF | NG | PXN;
 
 /// A kernel pointer to physical memory.
 pub fn phys_to_virt(pa: u64) -> *mut u8 {
-    debug_assert!((RAM_START..RAM_START + RAM_SIZE).contains(&pa));
+    debug_assert!((RAM_START..RAM_END.load(core::sync::atomic::Ordering::Relaxed)).contains(&pa));
     (KERNEL_VMA + pa) as *mut u8
 }
 
@@ -50,11 +50,28 @@ unsafe extern "C" {
 }
 
 /// Feeds the allocator the RAM between the end of the image and the end of
-/// [`RAM_SIZE`].
-pub fn init_frames(frames: &mut FrameAllocator) {
+/// [`RAM_SIZE`]; with linux mode's blob (its range and the RAM size it
+/// declares), the RAM around the blob up to that size.
+pub fn init_frames(frames: &mut FrameAllocator, blob: Option<((u64, u64), u64)>) {
     let kernel_end = &raw const __kernel_end as u64 - KERNEL_VMA;
-    frames.add_range(kernel_end, RAM_START + RAM_SIZE);
+    match blob {
+        None => {
+            frames.add_range(kernel_end, RAM_START + RAM_SIZE);
+        }
+        Some(((lo, hi), ram)) => {
+            frames.add_range(kernel_end, lo);
+            frames.add_range(hi, RAM_START + ram.max(RAM_SIZE));
+            RAM_END.store(
+                RAM_START + ram.max(RAM_SIZE),
+                core::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
 }
+
+/// The end of RAM the allocator hands out (grows in linux mode).
+static RAM_END: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(RAM_START + RAM_SIZE);
 
 fn zeroed_frame(frames: &mut FrameAllocator) -> u64 {
     let pa = frames

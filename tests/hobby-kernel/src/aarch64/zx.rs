@@ -163,8 +163,8 @@ fn sync_icache(prog: &Program<HobbyPlatform>) {
 }
 
 /// The way to EL0, the virtual timer and TTBR0, for the scheduler.
-struct HobbyMachine<'a> {
-    gic: &'a Gic,
+pub(super) struct HobbyMachine<'a> {
+    pub(super) gic: &'a Gic,
 }
 
 impl Machine<HobbyPlatform> for HobbyMachine<'_> {

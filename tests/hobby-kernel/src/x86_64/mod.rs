@@ -4,6 +4,7 @@
 
 mod boot;
 mod cpu;
+mod linux;
 mod paging;
 mod scenario;
 mod user;
@@ -31,10 +32,13 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
         features.smep,
         features.smap
     );
+    // Linux mode: a blob the xtask placed in RAM, which the frame
+    // allocator must leave alone.
+    let blob = linux::probe();
     let mut frames = FRAMES.lock();
     // SAFETY: `start_info` is what the loader passed; the kernel has
     // written only its image (.bss, stack) since.
-    let ranges = unsafe { paging::init_frames(&mut frames, start_info) };
+    let ranges = unsafe { paging::init_frames(&mut frames, start_info, blob) };
     kprintln!(
         "# memory: {ranges} RAM ranges, {} free frames",
         frames.available()
@@ -45,6 +49,9 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     // SAFETY: `map_lapic` mapped the local APIC page uncached at this
     // address, for good.
     let lapic = unsafe { cpu::Lapic::new(lapic_base) };
+    if let Some(range) = blob {
+        linux::run(range, &lapic);
+    }
 
     let mut report = Report::new(Console);
     let mut env = scenario::Env::new(features, pages, lapic);

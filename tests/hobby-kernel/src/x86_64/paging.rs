@@ -74,20 +74,29 @@ const START_INFO_MAGIC: u32 = 0x336e_c578;
 const MEMMAP_RAM: u32 = 1;
 
 /// Feeds the allocator every RAM range of the PVH memory map above the
-/// kernel image and inside the direct map. Returns how many ranges it used.
+/// kernel image and inside the direct map, except `reserved`. Returns how
+/// many ranges it used.
 ///
 /// # Safety
 ///
 /// 1. `start_info` is the physical address the PVH loader passed in `ebx`,
 ///    and the start info and its memory map are still intact.
-pub unsafe fn init_frames(frames: &mut FrameAllocator, start_info: u64) -> usize {
+pub unsafe fn init_frames(
+    frames: &mut FrameAllocator,
+    start_info: u64,
+    reserved: Option<(u64, u64)>,
+) -> usize {
     let kernel_end = &raw const __kernel_end as u64 - KERNEL_VMA;
     let mut used = 0;
     let mut add = |start: u64, end: u64, frames: &mut FrameAllocator| {
         let start = start.max(kernel_end);
         let end = end.min(DIRECT_MAP_SIZE);
-        if start < end && frames.add_range(start, end) {
-            used += 1;
+        // A reserved range (linux mode's blob) splits a RAM range in two.
+        let (lo, hi) = reserved.unwrap_or((end, end));
+        for (s, e) in [(start, end.min(lo)), (start.max(hi), end)] {
+            if s < e && frames.add_range(s, e) {
+                used += 1;
+            }
         }
     };
     if start_info == 0 || start_info >= DIRECT_MAP_SIZE {

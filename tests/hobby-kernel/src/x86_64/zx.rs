@@ -111,7 +111,7 @@ impl Platform for HobbyPlatform {
 ///
 /// 1. Runs in ring 0 on the one CPU, with the boot PML4 loaded under PCID 0
 ///    (CR3 bits 0..12 clear), before the crate is used.
-unsafe fn init() -> bool {
+pub(super) unsafe fn init() -> bool {
     let pcid = core::arch::x86_64::__cpuid(1).ecx & (1 << 17) != 0;
     if pcid {
         // SAFETY: CPUID says PCIDs exist, and the current PCID is 0
@@ -149,9 +149,9 @@ unsafe fn load_root(root: u64, pcid: u16) {
 }
 
 /// The way to ring 3, the local APIC timer and CR3, for the scheduler.
-struct HobbyMachine<'a> {
-    lapic: &'a Lapic,
-    pcid: bool,
+pub(super) struct HobbyMachine<'a> {
+    pub(super) lapic: &'a Lapic,
+    pub(super) pcid: bool,
 }
 
 impl Machine<HobbyPlatform> for HobbyMachine<'_> {
