@@ -11,6 +11,11 @@
 //! sp + 192  FPCR, padding        (FP builds only)
 //! ```
 //!
+//! In FP builds the user's FP/SIMD registers
+//! ([`FpState`](super::context::FpState)) are loaded from the context
+//! before `eret` and saved back at the next exception, so kernel code that
+//! uses SIMD between two traps cannot corrupt them.
+//!
 //! `eret` leaves `SP_EL1` at this frame, so an exception from EL0 finds it
 //! at `sp` on entry.
 //!
@@ -78,6 +83,52 @@ macro_rules! restore_caller_fp {
          ldp q24, q25, [sp, #544]\n ldp q26, q27, [sp, #576]\n \
          ldp q28, q29, [sp, #608]\n ldp q30, q31, [sp, #640]\n \
          ldr x9, [sp, #672]\n ldr x10, [sp, #680]\n msr fpsr, x9\n msr fpcr, x10"
+    };
+}
+/// Loads the user's FP/SIMD state from the context at `x0` (x9, x10
+/// scratch).
+#[cfg(target_feature = "neon")]
+macro_rules! load_user_fp {
+    () => {
+        "add x9, x0, #{fp}\n \
+         ldp q0, q1, [x9, #0]\n ldp q2, q3, [x9, #32]\n \
+         ldp q4, q5, [x9, #64]\n ldp q6, q7, [x9, #96]\n \
+         ldp q8, q9, [x9, #128]\n ldp q10, q11, [x9, #160]\n \
+         ldp q12, q13, [x9, #192]\n ldp q14, q15, [x9, #224]\n \
+         ldp q16, q17, [x9, #256]\n ldp q18, q19, [x9, #288]\n \
+         ldp q20, q21, [x9, #320]\n ldp q22, q23, [x9, #352]\n \
+         ldp q24, q25, [x9, #384]\n ldp q26, q27, [x9, #416]\n \
+         ldp q28, q29, [x9, #448]\n ldp q30, q31, [x9, #480]\n \
+         ldr x10, [x9, #520]\n ldr x9, [x9, #512]\n msr fpsr, x9\n msr fpcr, x10"
+    };
+}
+/// Saves the user's FP/SIMD state into the context at `x0` (x2, x3
+/// scratch).
+#[cfg(target_feature = "neon")]
+macro_rules! save_user_fp {
+    () => {
+        "add x2, x0, #{fp}\n \
+         stp q0, q1, [x2, #0]\n stp q2, q3, [x2, #32]\n \
+         stp q4, q5, [x2, #64]\n stp q6, q7, [x2, #96]\n \
+         stp q8, q9, [x2, #128]\n stp q10, q11, [x2, #160]\n \
+         stp q12, q13, [x2, #192]\n stp q14, q15, [x2, #224]\n \
+         stp q16, q17, [x2, #256]\n stp q18, q19, [x2, #288]\n \
+         stp q20, q21, [x2, #320]\n stp q22, q23, [x2, #352]\n \
+         stp q24, q25, [x2, #384]\n stp q26, q27, [x2, #416]\n \
+         stp q28, q29, [x2, #448]\n stp q30, q31, [x2, #480]\n \
+         mrs x3, fpsr\n str x3, [x2, #512]\n mrs x3, fpcr\n str x3, [x2, #520]"
+    };
+}
+#[cfg(not(target_feature = "neon"))]
+macro_rules! load_user_fp {
+    () => {
+        ""
+    };
+}
+#[cfg(not(target_feature = "neon"))]
+macro_rules! save_user_fp {
+    () => {
+        ""
     };
 }
 #[cfg(not(target_feature = "neon"))]
@@ -158,6 +209,7 @@ core::arch::global_asm!(
     save_callee_fp!(),
     // ELR/SPSR must not be overwritten by an exception before eret.
     "msr daifset, #0xf",
+    load_user_fp!(),
     "ldp x9, x10, [x0, #{sp_el0}]",
     "msr sp_el0, x9",
     "msr elr_el1, x10",
@@ -208,6 +260,7 @@ core::arch::global_asm!(
     "stp x26, x27, [x0, #208]",
     "stp x28, x29, [x0, #224]",
     "str x30, [x0, #240]",
+    save_user_fp!(),
     "ldp x2, x3, [sp], #16",
     "stp x2, x3, [x0, #0]",
     "mrs x2, sp_el0",
@@ -319,6 +372,7 @@ core::arch::global_asm!(
     sp_el0 = const offset_of!(UserContext, sp),
     spsr = const offset_of!(UserContext, spsr),
     tpidrro = const offset_of!(UserContext, tpidrro_el0),
+    fp = const offset_of!(UserContext, fp),
     raw_kind = const offset_of!(RawTrap, kind),
     raw_esr = const offset_of!(RawTrap, esr),
     raw_far = const offset_of!(RawTrap, far),

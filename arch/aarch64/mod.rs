@@ -16,7 +16,7 @@ pub mod paging;
 pub mod restricted;
 pub mod tlb;
 
-pub use context::UserContext;
+pub use context::{FpState, UserContext};
 pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_addr};
 pub use paging::Aarch64Paging;
 

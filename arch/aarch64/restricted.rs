@@ -342,6 +342,8 @@ pub fn load(ctx: &mut UserContext, s: &State) -> NormalTls {
         } else {
             ctx.tpidrro_el0
         },
+        // FP state is the thread's in both modes.
+        fp: ctx.fp,
     };
     saved
 }
@@ -564,7 +566,11 @@ mod tests {
             tpidrro_el0: 0x3333,
             ..Default::default()
         };
+        ctx.fp.q[8] = 0x0123_4567_89ab_cdef_0011_2233_4455_6677;
+        ctx.fp.fpcr = 0x00c0_0000;
+        let fp = ctx.fp;
         let tls = load(&mut ctx, &s);
+        assert_eq!(ctx.fp, fp, "FP state is the thread's in both modes");
         assert_eq!(tls.tpidr_el0, 0x1111);
         assert_eq!(save(&ctx), s);
         enter_normal(&mut ctx, tls, 0x9000, 5, 2);
@@ -575,6 +581,7 @@ mod tests {
             (ctx.pc, ctx.sp, ctx.spsr, ctx.tpidr_el0, ctx.tpidrro_el0),
             (0x9000, 0, 0, 0x1111, 0x3333)
         );
+        assert_eq!(ctx.fp, fp, "the return to normal mode keeps FP state");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use zx_subsystem::arch::Arch;
 use zx_subsystem::arch::aarch64::entry::{EC_DABT_LOWER, EC_PC_ALIGNMENT, ESR_IL, exception_class};
-use zx_subsystem::arch::aarch64::{Aarch64, ExceptionInfo, UserContext, run_user};
+use zx_subsystem::arch::aarch64::{Aarch64, ExceptionInfo, FpState, UserContext, run_user};
 use zx_subsystem::trap::{Access, PageFault, Trap};
 
 use super::Console;
@@ -94,6 +94,7 @@ fn svc_saves_every_register(r: &mut R) {
         spsr: NZCV_PATTERN,
         tpidr_el0: 0,
         tpidrro_el0: 0,
+        fp: Default::default(),
     };
     want.x[16] = SYS_CHECK;
     r.check_eq(
@@ -112,6 +113,14 @@ fn eret_loads_every_register(r: &mut R) {
         spsr: NZCV_PATTERN,
         tpidr_el0: TLS_WORD,
         tpidrro_el0: 0,
+        fp: FpState {
+            q: core::array::from_fn(|i| {
+                u128::from(pattern(i as u64)) << 64 | u128::from(!pattern(i as u64))
+            }),
+            // FPSR's cumulative flags; FPCR round-toward-zero.
+            fpsr: 0x9f,
+            fpcr: 0x00c0_0000,
+        },
     };
     let before = ctx;
     let trap = enter(&mut ctx);
@@ -124,7 +133,7 @@ fn eret_loads_every_register(r: &mut R) {
         }),
     );
     r.check_eq(
-        "eret entry and udf exit keep every register (pc at udf)",
+        "eret entry and udf exit keep every register, FP and SIMD too (pc at udf)",
         ctx,
         before,
     );

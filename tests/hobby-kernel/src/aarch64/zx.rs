@@ -245,6 +245,7 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
         spsr: 0,
         tpidr_el0: prog.globals + abi::G_NTLS0,
         tpidrro_el0: 0,
+        fp: Default::default(),
     };
     prog.run(ctx, r, &mut HobbyMachine { gic });
     // The root table is freed with the process: TTBR0 must not point at
