@@ -54,7 +54,7 @@ table! {
     53 fchmodat Fchmodat, 54 fchownat Fchownat, 55 fchown Fchown, 56 openat Openat,
     57 close Close, 59 pipe2 Nosys, 61 getdents64 Getdents64, 62 lseek Lseek, 63 read Read,
     64 write Write, 65 readv Readv, 66 writev Writev, 67 pread64 Pread64,
-    68 pwrite64 Pwrite64, 71 sendfile Sendfile, 72 pselect6 Nosys, 73 ppoll Nosys,
+    68 pwrite64 Pwrite64, 71 sendfile Sendfile, 72 pselect6 Nosys, 73 ppoll Ppoll,
     78 readlinkat Readlinkat, 79 newfstatat Newfstatat, 80 fstat Fstat, 81 sync Sync,
     82 fsync Fsync, 83 fdatasync Fdatasync, 88 utimensat Utimensat, 93 exit Exit,
     94 exit_group ExitGroup, 96 set_tid_address SetTidAddress, 98 futex Futex,

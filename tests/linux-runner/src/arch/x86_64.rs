@@ -48,7 +48,7 @@ macro_rules! table {
 
 table! {
     0 read Read, 1 write Write, 2 open Open, 3 close Close, 4 stat Stat, 5 fstat Fstat,
-    6 lstat Lstat, 7 poll Nosys, 8 lseek Lseek, 9 mmap Mmap, 10 mprotect Mprotect,
+    6 lstat Lstat, 7 poll Poll, 8 lseek Lseek, 9 mmap Mmap, 10 mprotect Mprotect,
     11 munmap Munmap, 12 brk Brk, 13 rt_sigaction RtSigaction, 14 rt_sigprocmask RtSigprocmask,
     15 rt_sigreturn RtSigreturn, 16 ioctl Ioctl, 17 pread64 Pread64, 18 pwrite64 Pwrite64,
     19 readv Readv, 20 writev Writev, 21 access Access, 22 pipe Nosys, 23 select Nosys,
@@ -80,7 +80,7 @@ table! {
     235 utimes Nosys, 257 openat Openat, 258 mkdirat Mkdirat, 260 fchownat Fchownat,
     262 newfstatat Newfstatat, 263 unlinkat Unlinkat, 264 renameat Renameat,
     265 linkat Linkat, 266 symlinkat Symlinkat, 267 readlinkat Readlinkat,
-    268 fchmodat Fchmodat, 269 faccessat Faccessat, 270 pselect6 Nosys, 271 ppoll Nosys,
+    268 fchmodat Fchmodat, 269 faccessat Faccessat, 270 pselect6 Nosys, 271 ppoll Ppoll,
     273 set_robust_list SetRobustList, 274 get_robust_list Nosys, 280 utimensat Utimensat,
     292 dup3 Dup3, 293 pipe2 Nosys, 302 prlimit64 Prlimit64, 316 renameat2 Renameat2,
     318 getrandom Getrandom, 332 statx Statx, 334 rseq Nosys, 435 clone3 Nosys,

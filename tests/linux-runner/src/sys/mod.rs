@@ -4,6 +4,7 @@
 //! - [`umem`]: user pointers (checked against the memory model, `-EFAULT`
 //!   otherwise), strings, iovecs;
 //! - [`file`]: descriptors, paths, reads and writes, directories, `stat`;
+//! - [`poll`]: `poll`, `ppoll` (every descriptor is always ready);
 //! - [`proc`]: identity, limits, time, `uname`, randomness, `prctl`;
 //! - [`signal`]: dispositions, masks, `kill`, and the decision to deliver;
 //! - memory calls are thin: [`crate::mm`] has the semantics.
@@ -13,6 +14,7 @@
 //! returns `Result<u64>`; [`crate::errno::ret`] makes the register.
 
 pub mod file;
+pub mod poll;
 pub mod proc;
 pub mod signal;
 pub mod umem;
@@ -98,6 +100,8 @@ pub enum Sys {
     Kill,
     Uname,
     Fcntl,
+    Poll,
+    Ppoll,
     Fsync,
     Truncate,
     Ftruncate,
@@ -269,6 +273,7 @@ impl<A: Aspace, H: Host> Linux<A, H> {
             Sys::Munmap => self.mm.munmap(a[0], a[1]),
             Sys::Mprotect => self.mm.mprotect(a[0], a[1], a[2]),
             Sys::Madvise => self.mm.madvise(a[0], a[1], a[2]),
+            Sys::Poll | Sys::Ppoll => self.poll(a[0], a[1]),
             Sys::Nosys => Err(Errno::ENOSYS),
             s => self
                 .file_call(s, a)
