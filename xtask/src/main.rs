@@ -7,13 +7,21 @@
 //!   Last, the `qemu` stage boots `tests/hobby-kernel` on x86_64 (twice:
 //!   default CPU and `-cpu max`) and aarch64 and checks its report
 //!   (installing QEMU with apt-get when run as root and it is missing).
+//!   Then the `linux` conformance stage runs Debian's busybox in
+//!   restricted mode under `tests/linux-runner` on both arches and compares
+//!   stdout and exit status byte for byte with the same busybox run
+//!   natively (see `conformance`).
 //!   Then the `linux-progs` stage runs `tests/linux-progs` natively, under
 //!   qemu-aarch64 and in Debian's kernel booted in QEMU (see
 //!   `linux_progs`).
 //! - `cargo xtask linux-progs [--arch A] [--run-native] [--run-kernel]`:
 //!   builds the static Linux test programs and runs them.
 //! - `cargo xtask run [--arch x86_64|aarch64] [-- <qemu args>]`: builds the
-//!   hobby kernel and boots it in QEMU, streaming its serial output.
+//!   hobby kernel and boots it in QEMU, streaming its serial output, then
+//!   ends with a short busybox demo in restricted mode on the same arch.
+//! - `cargo xtask linux [--arch A] [--file H:G]... [--stdin F] [--stats] --
+//!   ARGV...`: runs a Linux command line under the runner (`linux`).
+//! - `cargo xtask linux-conformance`: the conformance stage alone.
 //! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
 //!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
@@ -76,7 +84,12 @@ fn print_help() {
          test    run every check a change must pass (ends by booting the\n\
          \x20       hobby kernel in QEMU on both arches)\n\
          run     [--arch x86_64|aarch64] [-- <qemu args>]: boot the hobby\n\
-         \x20       kernel in QEMU (default x86_64)\n\
+         \x20       kernel in QEMU (default x86_64), then a busybox demo\n\
+         linux   [--arch A] [--file HOST:GUEST]... [--stdin FILE] [--stats]\n\
+         \x20       [--verbose] -- ARGV...: run Debian's busybox (or ARGV[0]\n\
+         \x20       from /bin) in restricted mode; stdout and exit status\n\
+         \x20       are the program's (125: the kernel or runner failed)\n\
+         linux-conformance: busybox under the runner vs native, both arches\n\
          bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
          \x20       peers; writes docs/bench-results.md and the plot\n\
          fuzz    [--time S] [TARGET...]: run the fuzz targets\n\
@@ -189,6 +202,9 @@ fn test(args: &[String]) -> Result<(), Failure> {
         .run()?;
     util::stage("qemu");
     qemu::test_all()?;
+    // Debian's busybox under the runner, both arches, byte for byte
+    // against the same busybox run natively (fetched on first use).
+    conformance::stage()?;
     util::stage("linux-progs (this host, qemu-aarch64, Debian's kernel in QEMU)");
     linux_progs::test_stage()?;
     fuzz::ci_stage()?;
