@@ -24,6 +24,7 @@ use crate::util::{self, Cmd, Failure};
 
 mod linux;
 mod report;
+mod runner;
 
 use report::{Figure, Machine, Target, markdown, svg};
 

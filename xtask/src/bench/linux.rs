@@ -179,7 +179,7 @@ pub fn names() -> Vec<String> {
 }
 
 /// Parses `bench: <name> <I> insns/call[ ...]`.
-fn parse(line: &str) -> Option<(String, u64)> {
+pub(super) fn parse(line: &str) -> Option<(String, u64)> {
     let rest = line.trim().strip_prefix("bench: ")?;
     let (name, rest) = rest.split_once(' ')?;
     let (n, rest) = rest.split_once(' ')?;
@@ -227,13 +227,19 @@ pub fn measure(arch: Arch) -> Result<Measured, Failure> {
             missing.join(", ")
         )));
     }
+    let mut insns = insns;
+    match super::runner::measure(arch, &find("protect-bench")?) {
+        Ok(r) => insns.extend(r),
+        // The Linux figures stand on their own; the table shows "—".
+        Err(why) => println!("xtask: protect-bench under our runner: FAILED: {why}"),
+    }
     Ok(Measured {
         kernel: kernel.version,
         insns,
     })
 }
 
-fn thousands(v: u64) -> String {
+pub(super) fn thousands(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -356,6 +362,7 @@ pub fn markdown(results: &[(&str, Result<Measured, String>)]) -> String {
             thousands(want)
         );
     }
+    s.push_str(&super::runner::markdown(results));
     s
 }
 
