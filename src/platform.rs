@@ -59,7 +59,12 @@ pub struct ThreadToken {
 /// VMO frees its frames on drop), so `Clone` should be cheap: a zero-sized
 /// type or an `Arc`.
 ///
-/// # Contract
+/// # Safety
+///
+/// The crate writes page tables, user memory and its own metadata through
+/// what this trait returns, so memory safety rests on these promises; an
+/// implementation states how it keeps each (`unsafe impl`, one comment per
+/// point):
 ///
 /// 1. [`alloc_frame`](Platform::alloc_frame) returns 4 KiB-aligned frames no
 ///    one else uses until they come back through
@@ -74,7 +79,7 @@ pub struct ThreadToken {
 ///    frame, returns one that [`phys_to_virt`](Platform::phys_to_virt)
 ///    maps like an allocated frame (as in 2) for as long as the platform
 ///    exists; the crate only reads it, with aligned atomic loads.
-pub trait Platform: Clone + Send + Sync + 'static {
+pub unsafe trait Platform: Clone + Send + Sync + 'static {
     /// The CPU architecture: page-table format, user context, restricted
     /// state layout.
     type Arch: Arch;

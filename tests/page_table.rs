@@ -420,7 +420,9 @@ impl<A: Arch> Clone for WithKernel<A> {
     }
 }
 
-impl<A: Arch> Platform for WithKernel<A> {
+// SAFETY: (1)-(3) forwarded to `Sim`, which keeps them; (4) the kernel
+// root is a frame allocated from that `Sim` and kept for the test's life.
+unsafe impl<A: Arch> Platform for WithKernel<A> {
     type Arch = A;
     fn alloc_frame(&self) -> Option<PhysAddr> {
         self.0.alloc_frame()

@@ -236,7 +236,12 @@ pub type StartedThread<A> = (Arc<Thread<Sim<A>>>, <A as Arch>::UserContext);
 /// One entry of the sim's started-thread queue.
 struct Started<A: Arch>(Arc<Thread<Sim<A>>>, A::UserContext);
 
-impl<A: Arch> Platform for Sim<A> {
+// SAFETY: (1) frames are fresh zeroed heap pages, tracked in a set until
+// freed; (2) `phys_to_virt` gives the page's heap address while it is in
+// that set (the sim's "physical" address is that address); (3) the soft
+// TLB of every simulated CPU drops the batch's entries before `flush_tlb`
+// returns; (4) the sim has no kernel root table (`None`).
+unsafe impl<A: Arch> Platform for Sim<A> {
     type Arch = A;
 
     fn alloc_frame(&self) -> Option<PhysAddr> {

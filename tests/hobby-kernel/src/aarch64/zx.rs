@@ -46,7 +46,12 @@ static WOKEN: WokenQueue = WokenQueue::new();
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HobbyPlatform;
 
-impl Platform for HobbyPlatform {
+// SAFETY: (1) frames come from the kernel's frame allocator, which hands
+// each out once until it is freed; (2) all of RAM is mapped read-write at
+// `KERNEL_VMA + phys` for the kernel's whole life; (3) one CPU: `flush_tlb`
+// issues `tlbi` and `dsb ish` before it returns; (4) there is no kernel
+// root in TTBR0 (`None`: the kernel runs from TTBR1).
+unsafe impl Platform for HobbyPlatform {
     type Arch = Aarch64;
 
     fn alloc_frame(&self) -> Option<PhysAddr> {

@@ -52,7 +52,12 @@ static TLB: spin::Once<LocalTlb> = spin::Once::new();
 /// The boot PML4 (physical), whose kernel half every process root copies.
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 
-impl Platform for HobbyPlatform {
+// SAFETY: (1) frames come from the kernel's frame allocator, which hands
+// each out once until it is freed; (2) every frame of RAM is in the direct
+// map, read-write, for the kernel's whole life; (3) one CPU: `flush_tlb`
+// runs `invlpg`/`invpcid` (or reloads CR3) before it returns; (4) the boot
+// PML4 is never freed and lies in the direct map.
+unsafe impl Platform for HobbyPlatform {
     type Arch = X86_64;
 
     fn alloc_frame(&self) -> Option<PhysAddr> {
