@@ -143,7 +143,9 @@ impl Layout for Aarch64 {
     const GOOD_FLAGS: u64 = 0xf000_0000;
     fn valid(b: &[u8]) -> bool {
         let cpsr = u32::from_le_bytes(b[272..276].try_into().unwrap());
-        u64_at(b, 256) & (1 << 55) == 0 && cpsr & !0xf000_0000 == 0
+        // Zircon's user-visible A64 flags (NZCV, BTYPE); an AArch32 state
+        // (M[4]) is refused: the simulated CPU has no AArch32 at EL0.
+        u64_at(b, 256) & (1 << 55) == 0 && cpsr & !0xf000_0c00 == 0
     }
     fn shape(b: &mut [u8], pc: u64, flags: u64, fs: u64, _gs: u64) {
         put(b, 256, pc);
@@ -171,6 +173,7 @@ impl Layout for Aarch64 {
             spsr: 0,
             tpidr_el0: tls.0,
             tpidrro_el0: 0,
+            ..aarch64::UserContext::default()
         }
     }
     fn tls_pair(ctx: &aarch64::UserContext) -> (u64, u64) {
