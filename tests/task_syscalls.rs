@@ -3,6 +3,7 @@
 //! `sys_process_start`, `sys_thread_create`, `sys_thread_start`), bad out
 //! pointers leaving nothing behind, `ZX_POL_NEW_PROCESS`, names, and what
 //! the host is told (`Platform::thread_started`, outcomes).
+#![cfg(feature = "sim")]
 
 mod common;
 
@@ -331,8 +332,17 @@ fn thread_create_and_start<A: SimArch>() {
         .duplicate(t, (Rights::DEFAULT_THREAD - Rights::MANAGE_THREAD).bits())
         .unwrap();
     assert_eq!(c.thread_start(weak_t, 0x1000), Err(Status::AccessDenied));
-    assert_eq!(c.thread_start(t, u64::MAX), Err(Status::InvalidArgs));
+    // Before zx_process_start the process has no thread to join: BAD_STATE
+    // (Zircon's AddInitializedThread), whatever the entry.
+    assert_eq!(c.thread_start(t, 0x1000_0000), Err(Status::BadState));
+    assert_eq!(c.thread_start(t, u64::MAX), Err(Status::BadState));
     assert!(e.sim.take_started().is_empty(), "nothing started yet");
+    assert_eq!(thread.state(), ThreadState::New);
+    let first = c.thread_create(p).unwrap();
+    c.process_start(p, first, ZX_HANDLE_INVALID).unwrap();
+    assert_eq!(e.sim.take_started().len(), 1);
+    assert_eq!(c.thread_start(t, u64::MAX), Err(Status::InvalidArgs));
+    assert!(e.sim.take_started().is_empty(), "nothing more started");
     c.thread_start(t, 0x1000_0000).unwrap();
     let started = e.sim.take_started();
     assert_eq!(started.len(), 1);
@@ -422,7 +432,7 @@ fn exit_outcomes<A: SimArch>() {
     let e = &c.env;
     let (p, _) = c.create(0).unwrap();
     let (t1, t2) = (c.thread_create(p).unwrap(), c.thread_create(p).unwrap());
-    c.thread_start(t1, 0x1000_0000).unwrap();
+    c.process_start(p, t1, ZX_HANDLE_INVALID).unwrap();
     c.thread_start(t2, 0x1000_0000).unwrap();
     let started = e.sim.take_started();
     let (a, b) = (started[0].0.clone(), started[1].0.clone());
@@ -446,7 +456,7 @@ fn killed_threads_never_run_again<A: SimArch>() {
     let (p, _) = c.create(0).unwrap();
     let (t1, t2) = (c.thread_create(p).unwrap(), c.thread_create(p).unwrap());
     let unstarted = c.thread_create(p).unwrap();
-    c.thread_start(t1, 0x1000_0000).unwrap();
+    c.process_start(p, t1, ZX_HANDLE_INVALID).unwrap();
     c.thread_start(t2, 0x1000_0000).unwrap();
     let started = e.sim.take_started();
     let (a, b) = (started[0].0.clone(), started[1].0.clone());

@@ -377,9 +377,9 @@ impl<P: Platform> Process<P> {
     ///
     /// # Errors
     ///
-    /// In Zircon's order: `BAD_STATE` if `initial` and the process already
-    /// started a thread, or the process is not `Initial` for its first
-    /// thread or not `Running` for a later one; then `check_entry`'s error
+    /// In Zircon's order: `BAD_STATE` if the process is not `Initial` for
+    /// `zx_process_start` or not `Running` for `zx_thread_start` (so the
+    /// first thread starts only through `zx_process_start`); then `check_entry`'s error
     /// (`INVALID_ARGS` for an entry that is not a user address); then
     /// `BAD_STATE` if the thread was already started (or is dead).
     pub(crate) fn start_thread(
@@ -389,19 +389,21 @@ impl<P: Platform> Process<P> {
         check_entry: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         let mut life = self.life.lock();
-        let first = life.live_threads == 0;
-        if initial && !first {
-            return Err(Error::BadState("process already started"));
-        }
-        let wanted = if first {
+        // Zircon's AddInitializedThread: the first thread only through
+        // `zx_process_start` (state INITIAL), any other only while the
+        // process runs; `zx_thread_start` before `zx_process_start` is
+        // BAD_STATE.
+        let wanted = if initial {
             ProcessState::Initial
         } else {
             ProcessState::Running
         };
         if life.state != wanted {
-            return Err(Error::BadState(
-                "process is not in a state to start a thread",
-            ));
+            return Err(Error::BadState(if initial {
+                "process already started"
+            } else {
+                "process is not running (start it with zx_process_start)"
+            }));
         }
         // Zircon's MakeRunnable: the entry, then the thread's own state.
         check_entry()?;
