@@ -39,7 +39,7 @@ pub mod stream {
 /// The boot page's magic: `ZXLNXBT1`.
 pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"ZXLNXBT1");
 /// The boot page's version.
-pub const BOOT_VERSION: u32 = 1;
+pub const BOOT_VERSION: u32 = 2;
 
 /// Boot flag: print `--stats`.
 pub const FLAG_STATS: u32 = 1 << 0;
@@ -57,7 +57,7 @@ pub struct LinuxBoot {
     pub version: u32,
     /// `FLAG_*`.
     pub flags: u32,
-    /// The runner's handle to its process's root VMAR.
+    /// The runner's handle to its process's root VMAR (the shared region).
     pub vmar: u32,
     /// The runner's handle to its own thread.
     pub thread: u32,
@@ -65,8 +65,9 @@ pub struct LinuxBoot {
     pub vmar_base: u64,
     /// The archive VMO (read + execute rights, for executable segments).
     pub archive_vmo: u32,
-    /// Padding.
-    pub reserved: u32,
+    /// The runner's handle to its own process: a shared-process
+    /// prototype (`ZX_PROCESS_SHARED`), for `zx_process_create_shared`.
+    pub process: u32,
     /// Where the file archive is mapped (read-only).
     pub archive_addr: u64,
     /// Its length.

@@ -12,6 +12,7 @@
 //!   ([`Handle`], [`Vmo`], [`Vmar`], [`Thread`], [`Process`]), with one
 //!   safe method per syscall returning [`Result`].
 //! - [`restricted`]: binding restricted state and entering restricted mode.
+//! - [`task`]: shared processes, threads, and waiting for them.
 //!
 //! On the host (tests, clippy) the crate compiles, but a syscall returns
 //! `ZX_ERR_NOT_SUPPORTED`: there is no kernel to trap into.
@@ -24,6 +25,7 @@ pub mod handle;
 pub mod hobby;
 pub mod raw;
 pub mod restricted;
+pub mod task;
 
 pub use handle::{Handle, Process, Thread, Vmar, Vmo};
 pub use zx_subsystem::abi::Status;

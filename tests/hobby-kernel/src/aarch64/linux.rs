@@ -60,14 +60,16 @@ pub fn run(range: (u64, u64), gic: &Gic) -> ! {
 fn run_blob(blob: &Blob<'_>, gic: &Gic) -> ! {
     let kernel = Kernel::new(HobbyPlatform);
     let setup = || -> Result<_, linux::LoadError> {
-        let process = kernel.create_process(kernel.root_job())?;
+        // A prototype: its root VMAR is the shared region, where the
+        // runner lives; the Linux program gets a process of its group.
+        let process = kernel.create_shared_process(kernel.root_job())?;
         let thread = process.create_thread(1)?;
         let th =
             process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
         let start = linux::load(&HobbyPlatform, &process, th, SHARED_BASE, blob)?;
-        Ok((process, thread, start))
+        Ok((thread, start))
     };
-    let (process, thread, start) = match setup() {
+    let (thread, start) = match setup() {
         Ok(x) => x,
         Err(e) => finish(None, format_args!("linux: loading the runner: {e:?}")),
     };
@@ -82,11 +84,7 @@ fn run_blob(blob: &Blob<'_>, gic: &Gic) -> ! {
         tpidrro_el0: 0,
         fp: Default::default(),
     };
-    let mut host = LinuxHost {
-        process: &process,
-        out,
-        end: None,
-    };
+    let mut host = LinuxHost { out, end: None };
     let mut machine = HobbyMachine { gic };
     let stop = sched::run(&kernel, vec![Task { thread, ctx }], &mut machine, &mut host);
     let end = host.end;

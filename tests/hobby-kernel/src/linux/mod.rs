@@ -10,10 +10,16 @@
 //!   will be the *shared region* of a shared process), the archive
 //!   (read-only for the runner, and as a handle with `EXECUTE`, as Zircon
 //!   gives userboot its bootfs), `argv`, a boot page ([`LinuxBoot`]) and a
-//!   stack; it returns where the thread starts. It takes a process, so it
-//!   works unchanged for a process made by `zx_process_create` with
-//!   `ZX_PROCESS_SHARED`.
-//! - [`LinuxHost`] answers the runner's host calls in normal mode:
+//!   stack; it returns where the thread starts. The arch modules give it a
+//!   shared-process *prototype* (`Kernel::create_shared_process`, i.e.
+//!   `zx_process_create` with `ZX_PROCESS_SHARED`), whose root VMAR is the
+//!   shared region, and a handle to it in the boot page: the runner makes
+//!   the Linux process with `zx_process_create_shared` and runs the
+//!   program in that process's restricted region, where nothing of the
+//!   runner is mapped (`tests/linux-runner/src/rt/model.rs`).
+//! - [`LinuxHost`] answers the runner's host calls in normal mode (from
+//!   any thread of the group; user memory is read through the calling
+//!   thread's process):
 //!   `stream_write` (the program's stdout/stderr, the runner's log and
 //!   statistics, as [`frame`]s on the serial console) and `linux_exit`
 //!   (ends the run with an end frame). The arch modules run it with the
@@ -27,7 +33,7 @@ use alloc::sync::Arc;
 use zx_subsystem::abi::Rights;
 use zx_subsystem::arch::Arch;
 use zx_subsystem::object::{KernelObject, Process};
-use zx_subsystem::vm::{Perms, Placement, Vmo};
+use zx_subsystem::vm::{Perms, Placement, UserMemory, Vmo};
 use zx_subsystem::{PAGE_SIZE, Platform};
 use zx_user::hobby::{
     BOOT_MAGIC, BOOT_VERSION, EXIT_RUNNER_FAILED, EXIT_STATUS, HOST_LINUX_EXIT, HOST_STREAM_WRITE,
@@ -127,7 +133,8 @@ fn runner_segments(elf: &[u8]) -> Option<alloc::vec::Vec<Segment<'_>>> {
 
 /// Maps the runner, the archive, `argv`, the boot page and a stack into
 /// `process`, whose root VMAR's shared part starts at `shared_base`, and
-/// gives the runner its handles. Returns where its thread starts.
+/// gives the runner its handles (its thread `thread_handle`, the process
+/// itself, the root VMAR, the archive). Returns where its thread starts.
 ///
 /// # Errors
 ///
@@ -206,6 +213,10 @@ pub fn load<P: Platform>(
         KernelObject::Vmar(vmar.clone()),
         Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,
     )?;
+    let process_handle = process.add_handle(
+        KernelObject::Process(process.clone()),
+        Rights::DEFAULT_PROCESS,
+    )?;
     let boot = LinuxBoot {
         magic: BOOT_MAGIC,
         version: BOOT_VERSION,
@@ -214,7 +225,7 @@ pub fn load<P: Platform>(
         thread: thread_handle,
         vmar_base: root_base,
         archive_vmo: archive_handle,
-        reserved: 0,
+        process: process_handle,
         archive_addr,
         archive_len: blob.archive.len() as u64,
         argv_addr,
@@ -250,17 +261,21 @@ pub enum End {
 }
 
 /// The host calls of linux mode.
-pub struct LinuxHost<'a, P: Platform> {
-    /// The runner's process (whose memory host calls read).
-    pub process: &'a Arc<Process<P>>,
+pub struct LinuxHost {
     /// Writes raw bytes to the serial console.
     pub out: fn(&[u8]),
     /// How the run ended, once it did.
     pub end: Option<End>,
 }
 
-impl<P: Platform> LinuxHost<'_, P> {
-    fn stream_write(&self, stream: u64, addr: u64, len: u64) -> i64 {
+impl LinuxHost {
+    fn stream_write<P: Platform>(
+        &self,
+        process: &Process<P>,
+        stream: u64,
+        addr: u64,
+        len: u64,
+    ) -> i64 {
         let Ok(stream) = u8::try_from(stream) else {
             return i64::from(zx_subsystem::abi::Status::InvalidArgs.into_raw());
         };
@@ -274,12 +289,7 @@ impl<P: Platform> LinuxHost<'_, P> {
             let Some(a) = addr.checked_add(done) else {
                 break;
             };
-            if self
-                .process
-                .aspace()
-                .copy_from_user(a, &mut buf[..n])
-                .is_err()
-            {
+            if UserMemory::copy_from_user(process, a, &mut buf[..n]).is_err() {
                 break;
             }
             frame::write(stream, &buf[..n], self.out);
@@ -292,7 +302,7 @@ impl<P: Platform> LinuxHost<'_, P> {
     }
 }
 
-impl<P: Platform> Host<P> for LinuxHost<'_, P> {
+impl<P: Platform> Host<P> for LinuxHost {
     fn host_base(&self) -> u64 {
         zx_user::hobby::HOST_SYSCALL_BASE
     }
@@ -302,7 +312,7 @@ impl<P: Platform> Host<P> for LinuxHost<'_, P> {
         let a = P::Arch::syscall_args(&task.ctx);
         match number {
             HOST_STREAM_WRITE => {
-                let r = self.stream_write(a[0], a[1], a[2]);
+                let r = self.stream_write(task.thread.process(), a[0], a[1], a[2]);
                 // A count (at most the length asked, which the runner keeps
                 // far below 2 GiB) or a status.
                 P::Arch::set_syscall_status(

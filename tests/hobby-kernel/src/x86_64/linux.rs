@@ -76,14 +76,16 @@ pub fn run(range: (u64, u64), lapic: &Lapic) -> ! {
 fn run_blob(blob: &Blob<'_>, lapic: &Lapic, pcid: bool) -> ! {
     let kernel = Kernel::new(HobbyPlatform);
     let setup = || -> Result<_, linux::LoadError> {
-        let process = kernel.create_process(kernel.root_job())?;
+        // A prototype: its root VMAR is the shared region, where the
+        // runner lives; the Linux program gets a process of its group.
+        let process = kernel.create_shared_process(kernel.root_job())?;
         let thread = process.create_thread(1)?;
         let th =
             process.add_handle(KernelObject::Thread(thread.clone()), Rights::DEFAULT_THREAD)?;
         let start = linux::load(&HobbyPlatform, &process, th, SHARED_BASE, blob)?;
-        Ok((process, thread, start))
+        Ok((thread, start))
     };
-    let (process, thread, start) = match setup() {
+    let (thread, start) = match setup() {
         Ok(x) => x,
         Err(e) => finish(None, format_args!("linux: loading the runner: {e:?}")),
     };
@@ -94,11 +96,7 @@ fn run_blob(blob: &Blob<'_>, lapic: &Lapic, pcid: bool) -> ! {
         rflags: 0x202,
         ..UserContext::default()
     };
-    let mut host = LinuxHost {
-        process: &process,
-        out,
-        end: None,
-    };
+    let mut host = LinuxHost { out, end: None };
     let mut machine = HobbyMachine { lapic, pcid };
     let stop = sched::run(&kernel, vec![Task { thread, ctx }], &mut machine, &mut host);
     let end = host.end;

@@ -16,6 +16,9 @@ use super::run::{FP_OFFSET, VectorCtx};
 pub const HEAP_AT: u64 = 0x0000_8000_2000_0000;
 /// Where the state VMO goes.
 pub const STATE_AT: u64 = 0x0000_8000_1f00_0000;
+/// What a new thread's stack pointer is below a 16-aligned top, so that
+/// its entry function sees the stack as after a call: AArch64 keeps `sp` 16-aligned at all times; a call pushes nothing.
+pub const ENTRY_SP_BIAS: u64 = 0;
 
 global_asm!(
     ".pushsection .text._start, \"ax\"",

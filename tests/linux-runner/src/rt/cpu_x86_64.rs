@@ -14,6 +14,9 @@ use super::run::VectorCtx;
 pub const HEAP_AT: u64 = 0x0000_4000_2000_0000;
 /// Where the state VMO goes.
 pub const STATE_AT: u64 = 0x0000_4000_1f00_0000;
+/// What a new thread's stack pointer is below a 16-aligned top, so that
+/// its entry function sees the stack as after a call: an x86-64 function starts with `rsp + 8` 16-aligned (the call pushed its return address).
+pub const ENTRY_SP_BIAS: u64 = 8;
 
 global_asm!(
     ".pushsection .text._start, \"ax\"",

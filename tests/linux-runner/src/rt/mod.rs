@@ -2,12 +2,14 @@
 //! heap, the Zircon-backed address space, the process model, the loader,
 //! the run loop and the per-arch assembly.
 //!
-//! [`runner_main`] reads the boot page the kernel mapped, maps its heap,
-//! builds the file tree from the archive, makes the guest's region
-//! ([`model`]), loads the program ([`loader`]), binds restricted state,
-//! maps the state VMO, and enters ([`run`]). It never returns: the run
-//! ends with the `linux_exit` host call, with the Linux status or a
-//! runner failure ([`host::Failure`]).
+//! [`runner_main`] (thread T0, in the runner's shared-process prototype)
+//! reads the boot page the kernel mapped, maps its heap, builds the file
+//! tree from the archive, makes the Linux process and its restricted
+//! region ([`model`]) and starts that process's thread at
+//! [`linux_main`], then waits for it. [`linux_main`] loads the program
+//! ([`loader`]), binds restricted state, maps the state VMO, and enters
+//! ([`run`]). It never returns: the run ends with the `linux_exit` host
+//! call, with the Linux status or a runner failure ([`host::Failure`]).
 
 mod aspace;
 #[cfg_attr(target_arch = "aarch64", path = "cpu_aarch64.rs")]
@@ -25,7 +27,7 @@ use alloc::vec::Vec;
 
 use zx_subsystem::abi::{ZX_VM_PERM_READ, ZX_VM_PERM_WRITE, ZX_VM_SPECIFIC};
 use zx_user::hobby::{BOOT_MAGIC, BOOT_VERSION, FLAG_STATS, FLAG_VERBOSE, LinuxBoot};
-use zx_user::{Vmar, Vmo};
+use zx_user::{Process, Vmar, Vmo};
 
 use crate::fs::Fs;
 use crate::fs::tree::Time;
@@ -97,20 +99,88 @@ pub unsafe extern "C" fn runner_main(boot: *const LinuxBoot) -> ! {
         Ok(f) => f,
         Err(e) => fail(Failure::Archive, format_args!("archive: {e:?}")),
     };
-    let guest = match model::create(&root, b.vmar_base, abi::GUEST_LO, abi::GUEST_HI) {
+    // SAFETY: the kernel gave this handle to the runner alone.
+    let prototype = unsafe { Process::from_raw(b.process) };
+    let guest = match model::create(&prototype) {
         Ok(g) => g,
         Err(s) => fail(
             Failure::Zircon,
-            format_args!("allocating the guest region: {s}"),
+            format_args!("zx_process_create_shared: {s}"),
         ),
     };
-    let aspace = ZxAspace {
-        vmar: guest.vmar,
-        base: guest.base,
-        archive: archive_vmo,
-        archive_addr: b.archive_addr,
-        archive_len: b.archive_len,
-    };
+    let model::Guest {
+        process,
+        vmar,
+        base,
+    } = guest;
+    let start = Box::into_raw(Box::new(Start {
+        aspace: ZxAspace {
+            vmar,
+            base,
+            archive: archive_vmo,
+            archive_addr: b.archive_addr,
+            archive_len: b.archive_len,
+        },
+        fs,
+        path,
+        argv,
+        root,
+        boot: b,
+    }));
+    // SAFETY: `linux_main` takes the `Start` it is given (leaked above for
+    // it alone) and never returns.
+    let thread =
+        match unsafe { model::spawn(&process, linux_main as *const () as u64, start as u64) } {
+            Ok(t) => t,
+            Err(s) => fail(
+                Failure::Zircon,
+                format_args!("starting the Linux process: {s}"),
+            ),
+        };
+    // The run ends in the Linux thread (`linux_exit`); this thread waits.
+    match model::wait(&thread) {
+        Ok(()) => fail(
+            Failure::Zircon,
+            format_args!("the Linux thread ended without linux_exit"),
+        ),
+        Err(s) => fail(
+            Failure::Zircon,
+            format_args!("waiting for the Linux thread: {s}"),
+        ),
+    }
+}
+
+/// What the Linux process's thread starts from.
+struct Start {
+    aspace: ZxAspace,
+    fs: Fs,
+    path: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    root: Vmar,
+    boot: LinuxBoot,
+}
+
+/// The Linux process's thread: loads the program, binds and maps its
+/// restricted state, and enters. Runs in normal mode of the Linux process,
+/// whose view is the shared region (the runner) and its restricted region
+/// (the program).
+///
+/// # Safety
+///
+/// Started once by [`runner_main`] with the `Start` it leaked; the second
+/// argument register holds it (the first is `zx_process_start`'s handle,
+/// none here).
+unsafe extern "C" fn linux_main(_handle: u64, start: *mut Start) -> ! {
+    // SAFETY: the contract above: `start` came from `Box::into_raw` and
+    // nothing else holds it.
+    let Start {
+        aspace,
+        fs,
+        path,
+        argv,
+        root,
+        boot: b,
+    } = *unsafe { Box::from_raw(start) };
     let mm = Mm::new(aspace, abi::GUEST_LO, abi::GUEST_HI, loader::MMAP_BASE);
     let mut lx = Linux::new(
         mm,
