@@ -460,7 +460,12 @@ impl<A: Aspace> Mm<A> {
             return self.brk;
         };
         if new_end > old_end {
-            if !self.is_free(old_end, new_end) || new_end > self.mmap_base {
+            // Linux's brk leaves a page of gap below the next mapping
+            // (`newbrk + PAGE_SIZE > vm_start_gap(next)` fails).
+            let Some(gap_end) = new_end.checked_add(PAGE) else {
+                return self.brk;
+            };
+            if !self.is_free(old_end, gap_end) || new_end > self.mmap_base {
                 return self.brk;
             }
             if self
@@ -643,7 +648,11 @@ mod tests {
         m.mmap(0x60_0000, 0x1000, 3, ANON | flags::FIXED, None)
             .unwrap();
         assert_eq!(m.brk(0x70_0000), 0x50_0000);
-        assert_eq!(m.brk(0x10), 0x50_0000);
+        // A page of gap stays below the mapping, as on Linux.
+        assert_eq!(m.brk(0x60_0000), 0x50_0000);
+        assert_eq!(m.brk(0x5f_f000), 0x5f_f000);
+        assert_eq!(m.brk(0x5f_f001), 0x5f_f000);
+        assert_eq!(m.brk(0x10), 0x5f_f000);
     }
 
     #[test]

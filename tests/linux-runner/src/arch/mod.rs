@@ -42,6 +42,7 @@ pub mod si {
     pub const TKILL: i32 = -6;
     pub const SEGV_MAPERR: i32 = 1;
     pub const SEGV_ACCERR: i32 = 2;
+    pub const ILL_ILLOPC: i32 = 1;
     pub const ILL_ILLOPN: i32 = 2;
     pub const FPE_INTDIV: i32 = 1;
     pub const BUS_ADRALN: i32 = 1;

@@ -174,6 +174,20 @@ pub fn fault(s: &State, r: &zx_exception_report_t) -> Fault {
     }
 }
 
+/// What Linux keeps of an exception for the signal frame: the trap number
+/// and hardware error code (`sigcontext.trapno`, `.err`; `(0, 0)` for a
+/// signal no trap raised).
+pub fn trap_info(r: &zx_exception_report_t) -> (u64, u64) {
+    (r.arch[0], r.arch[1])
+}
+
+/// Writes `trap_info`'s `(trapno, err)` into a built frame's
+/// `sigcontext`, as Linux's `do_trap` / page-fault path record them.
+pub fn set_trap(f: &mut Frame, (trapno, err): (u64, u64)) {
+    put(&mut f.bytes, MCTX + 152, err);
+    put(&mut f.bytes, MCTX + 160, trapno);
+}
+
 /// `sizeof(struct rt_sigframe)` without the FP area.
 pub const FRAME: u64 = 440;
 const UC: usize = 8;
@@ -325,6 +339,17 @@ mod tests {
                 && f.fp_at + FPSTATE <= s.rsp - 128
         );
         assert_eq!(get(&f.bytes, 0), 0x40_6000);
+        // No trap: err and trapno read 0; a page fault's are recorded.
+        assert_eq!(
+            (get(&f.bytes, MCTX + 152), get(&f.bytes, MCTX + 160)),
+            (0, 0)
+        );
+        let mut pf = build_frame(&s, s.rsp, &act, act.restorer, 0x5, (0, 2, 0), &info);
+        set_trap(&mut pf, (14, 7));
+        assert_eq!(
+            (get(&pf.bytes, MCTX + 152), get(&pf.bytes, MCTX + 160)),
+            (7, 14)
+        );
         let mut h = s;
         enter_handler(&mut h, &f, 10, &act);
         assert_eq!((h.rdi, h.rsp, h.ip), (10, f.at, 0x40_5000));

@@ -248,6 +248,7 @@ unsafe extern "C" fn linux_main(_handle: u64, start: *mut Start) -> ! {
         stats,
         t0: 0,
         ticks_per_kinsn,
+        trap: (0, 0),
     }));
     let stack: &'static mut [u8] = Vec::leak(alloc::vec![0u8; VECTOR_STACK]);
     let stack_top = (stack.as_ptr() as u64 + VECTOR_STACK as u64) & !15;

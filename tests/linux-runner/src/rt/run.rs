@@ -62,6 +62,9 @@ pub struct Runner {
     pub t0: u64,
     /// Counter ticks per 1000 instructions.
     pub ticks_per_kinsn: u64,
+    /// The trap of the exception being turned into a signal
+    /// (`abi::trap_info`), for its frame; `(0, 0)` otherwise.
+    pub trap: (u64, u64),
 }
 
 /// The vector's Rust half: handles one exit and enters again.
@@ -116,6 +119,7 @@ impl Runner {
             ZX_RESTRICTED_REASON_EXCEPTION => {
                 let report = self.report();
                 let f = abi::fault(self.state(), &report);
+                self.trap = abi::trap_info(&report);
                 self.lx.stats.exceptions += 1;
                 log!(
                     "exception {:#x}: signal {} at {:#x}",
@@ -211,7 +215,10 @@ impl Runner {
         info: &[u8; 128],
         sig: u32,
     ) -> bool {
-        let f = abi::build_frame(st, top, act, restorer, mask, alt, info);
+        let mut f = abi::build_frame(st, top, act, restorer, mask, alt, info);
+        // The trap that raised this signal, if one did (a fault is
+        // delivered at once, before any other signal).
+        abi::set_trap(&mut f, core::mem::take(&mut self.trap));
         let mut fx = cpu::FxArea([0; 512]);
         cpu::fxsave(&mut fx);
         if self.lx.write_user(f.fp_at, &fx.0).is_err()

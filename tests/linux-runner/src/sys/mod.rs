@@ -303,11 +303,13 @@ impl<A: Aspace, H: Host> Linux<A, H> {
 
     fn mmap(&mut self, a: [u64; 6]) -> Result<u64> {
         let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-        if flags & crate::mm::flags::ANONYMOUS != 0 {
-            return self.mm.mmap(addr, len, prot, flags, None);
-        }
+        // Linux checks the offset first, for anonymous mappings too
+        // (`sys_mmap`: `off & ~PAGE_MASK` is -EINVAL).
         if off % crate::mm::PAGE != 0 {
             return Err(Errno::EINVAL);
+        }
+        if flags & crate::mm::flags::ANONYMOUS != 0 {
+            return self.mm.mmap(addr, len, prot, flags, None);
         }
         let data = self.file_bytes_for_mmap(fd, off)?;
         // Copy out of the tree first: the mapping is a private snapshot.
