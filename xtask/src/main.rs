@@ -14,7 +14,7 @@
 //!   Then the `linux-progs` stage runs `tests/linux-progs` natively, under
 //!   qemu-aarch64 and in Debian's kernel booted in QEMU (see
 //!   `linux_progs`).
-//! - `cargo xtask linux-progs [--arch A] [--run-native] [--run-kernel]`:
+//! - `cargo xtask linux-progs [--arch A] [--run-native] [--run-kernel] [--run-runner]`:
 //!   builds the static Linux test programs and runs them.
 //! - `cargo xtask run [--arch x86_64|aarch64] [-- <qemu args>]`: builds the
 //!   hobby kernel and boots it in QEMU, streaming its serial output, then
@@ -93,9 +93,10 @@ fn print_help() {
          bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
          \x20       peers; writes docs/bench-results.md and the plot\n\
          fuzz    [--time S] [TARGET...]: run the fuzz targets\n\
-         linux-progs [--arch A] [--run-native] [--run-kernel]: build the\n\
-         \x20       static Linux test programs; run them on this host and\n\
-         \x20       qemu-aarch64, or in Debian's kernel booted in QEMU\n\
+         linux-progs [--arch A] [--run-native] [--run-kernel] [--run-runner]:\n\
+         \x20       build the static Linux test programs; run them on this\n\
+         \x20       host and qemu-aarch64, in Debian's kernel booted in QEMU,\n\
+         \x20       or under our Linux personality\n\
          help    this text"
     );
 }
@@ -205,7 +206,9 @@ fn test(args: &[String]) -> Result<(), Failure> {
     // Debian's busybox under the runner, both arches, byte for byte
     // against the same busybox run natively (fetched on first use).
     conformance::stage()?;
-    util::stage("linux-progs (this host, qemu-aarch64, Debian's kernel in QEMU)");
+    util::stage(
+        "linux-progs (this host, qemu-aarch64, Debian's kernel in QEMU, our Linux personality)",
+    );
     linux_progs::test_stage()?;
     fuzz::ci_stage()?;
     util::stage("all checks passed");

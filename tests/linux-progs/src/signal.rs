@@ -206,6 +206,24 @@ pub unsafe extern "C" fn store_u64(p: *mut u64, v: u64) {
     core::arch::naked_asm!("str x1, [x0]", "ret");
 }
 
+/// `*p` as one instruction at the function's address (`mov rax, [rdi]` /
+/// `ldr x0, [x0]`, [`STORE_LEN`] bytes as well) followed by a return, so
+/// a handler can step over a faulting load; a skipped load returns what
+/// the first argument register held (`p` itself on aarch64, garbage on
+/// x86_64): callers look only at whether the handler ran.
+///
+/// # Safety
+///
+/// Reads 8 bytes at `p` that Rust code does not own; a fault is delivered
+/// as a signal.
+#[unsafe(naked)]
+pub unsafe extern "C" fn load_u64(p: *const u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!("mov rax, qword ptr [rdi]", "ret");
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!("ldr x0, [x0]", "ret");
+}
+
 /// Bytes of the undefined instruction in [`undefined_instruction`].
 #[cfg(target_arch = "x86_64")]
 pub const UNDEFINED_LEN: usize = 2;
