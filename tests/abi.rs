@@ -16,6 +16,7 @@
 //! The alignment decoding follows `split_syscall_flags` in
 //! `zircon/kernel/object/vm_address_region_dispatcher.cc`
 //! (misttech/fuchsia@162d6af39d3e22850a2af4d112cfa847cd525145).
+#![cfg(feature = "sim")]
 
 use core::mem::{offset_of, size_of};
 

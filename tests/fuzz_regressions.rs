@@ -1,5 +1,6 @@
 //! Regression tests for what the fuzzers and the model tests found (see
 //! `fuzz/` and `tests/model_props.rs`). Each test names the finding.
+#![cfg(feature = "sim")]
 
 mod common;
 

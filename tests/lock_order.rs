@@ -4,6 +4,7 @@
 //! lock (VMO → page table), so `zx_vmar_protect` must never ask for a VMO
 //! lock while holding a page-table lock. Each test races two threads of
 //! one process and fails (instead of hanging) if they deadlock.
+#![cfg(feature = "sim")]
 
 mod common;
 

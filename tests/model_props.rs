@@ -7,6 +7,7 @@
 //! snapshots written and read from every side, closed and resized), and
 //! two shapes: an ordinary process and a shared process's restricted
 //! region seen through both of its roots.
+#![cfg(feature = "sim")]
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};

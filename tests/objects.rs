@@ -1,5 +1,6 @@
 //! Handles, rights, job policy and the dispatch table, through syscalls on
 //! the simulated machine.
+#![cfg(feature = "sim")]
 
 mod common;
 

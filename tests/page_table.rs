@@ -6,6 +6,7 @@
 //!
 //! Every test is generic over the architecture and instantiated for
 //! `Sim<X86_64>` and `Sim<Aarch64>` by `both!` at the end.
+#![cfg(feature = "sim")]
 
 mod common;
 

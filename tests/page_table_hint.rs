@@ -4,6 +4,7 @@
 //! them with one xor per leaf. These tests follow the hint through
 //! uniform, mixed, unmapped and refilled tables (`protect` and `unmap`
 //! from the helpers audit every hint against every leaf).
+#![cfg(feature = "sim")]
 
 mod common;
 

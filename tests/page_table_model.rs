@@ -11,6 +11,7 @@
 //!   step's range, its edges and random pages;
 //! - with the frame budget set to `frames_needed` the operation succeeds,
 //!   and with less it fails with `NO_MEMORY` and changes nothing.
+#![cfg(feature = "sim")]
 
 use zx_subsystem::Error;
 use zx_subsystem::arch::Arch;

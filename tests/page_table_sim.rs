@@ -2,6 +2,7 @@
 //! both formats: a missing TLB flush must show up as a stale access, and
 //! translations must behave like the hardware (accessed/dirty bits,
 //! user/kernel permissions, user copies across pages).
+#![cfg(feature = "sim")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! End-to-end: protect changes what user-mode accesses through the soft MMU
 //! can do, with the TLB model catching any missing flush.
+#![cfg(feature = "sim")]
 
 mod common;
 

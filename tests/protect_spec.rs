@@ -6,6 +6,7 @@
 //! Accesses go through the soft MMU and its TLB model plus the crate's
 //! page-fault handler ([`Env::probe_read`], [`Env::probe_write`]), so a
 //! missing TLB invalidation or a wrong page-table bit fails a test.
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

@@ -3,6 +3,7 @@
 //! SPEC §3. Restricted code is scripted on the sim's CPU; normal mode is
 //! played by the test, which makes syscalls through `Kernel::syscall` with a
 //! register context, exactly as a host's trap loop would.
+#![cfg(feature = "sim")]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! `cpsr` rules with and without AArch32 at EL0, AArch32 states carrying
 //! only `r0`-`r14` with `TPIDRRO_EL0` mirroring `tpidr_el0`, and normal
 //! mode's `TPIDR_EL0` / `TPIDRRO_EL0` restored at the vector.
+#![cfg(feature = "sim")]
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! same restricted address, shared mappings are seen by every member, a
 //! shared-region protect reaches every member's TLB entries, and the last
 //! process out frees every frame.
+#![cfg(feature = "sim")]
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! the end the VMAR tree must be well-formed, no page may translate beyond
 //! its protection or to another frame than its VMO shows, and after
 //! teardown every frame must be back.
+#![cfg(feature = "sim")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Frame accounting: VMO pages and page-table frames all go back to the
 //! machine when mappings are removed, handles closed, VMARs destroyed, and
 //! the process is torn down or dropped.
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

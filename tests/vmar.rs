@@ -10,6 +10,7 @@
 //!   VMAR" use a fresh sub-VMAR with the same handle rights
 //!   ([`vmhelp::playground`]): the harness's scratch mapping sits at the
 //!   root's base.
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

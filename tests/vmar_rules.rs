@@ -4,6 +4,7 @@
 //! undo of a call whose out-pointer is bad, TLB invalidation by unmap,
 //! destroy and overwrite, and protections carried into the pieces of a cut
 //! mapping. Both architectures.
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

@@ -6,6 +6,7 @@
 //! `ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE` children; where upstream loops
 //! over `SNAPSHOT_MODIFIED` too, it gives `NOT_SUPPORTED` here, and the
 //! tests check that instead. Snapshot semantics: `tests/vmo_snapshot*.rs`.
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

@@ -13,6 +13,7 @@
 //! would let a write reach the other side. Memory accounting:
 //! `tests/vmo_snapshot_memory.rs`; errors and rights:
 //! `tests/vmo_snapshot_rules.rs`.
+#![cfg(feature = "sim")]
 
 mod common;
 mod snaphelp;

@@ -15,6 +15,7 @@
 //! crate has no `ZX_INFO_VMO`, so the tests check the total upstream's
 //! shares add up to (its `kImplCostAll`), which is the number of frames
 //! the tree holds.
+#![cfg(feature = "sim")]
 
 mod common;
 mod snaphelp;

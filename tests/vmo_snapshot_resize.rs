@@ -9,6 +9,7 @@
 //! `ResizeOverSiblingRange`, `ProgressiveCloneClose`,
 //! `ProgressiveCloneTruncate`, checking (as `tests/vmo_snapshot_memory.rs`
 //! explains) the total of upstream's per-VMO shares.
+#![cfg(feature = "sim")]
 
 mod common;
 mod snaphelp;

@@ -10,6 +10,7 @@
 //! SPEC makes `NOT_SUPPORTED` where Zircon says `BAD_STATE`), `vmo.cc`
 //! (`ChildPermsTestHelper` for `SNAPSHOT`) and `vmo-slice.cc`
 //! (`CowPageSourceThroughSlices`).
+#![cfg(feature = "sim")]
 
 mod common;
 mod vmhelp;

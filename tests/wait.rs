@@ -5,6 +5,7 @@
 //! `Kernel::boundary`), wakes before the park, time-outs on the sim's fake
 //! clock, kills of blocked and restricted threads, no leaks; and wait/wake
 //! races on real host threads.
+#![cfg(feature = "sim")]
 
 mod common;
 
