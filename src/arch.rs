@@ -64,9 +64,12 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// turns into a flush of the whole address space.
     const TLB_PAGE_THRESHOLD: usize;
 
-    /// Number of address-space identifiers the crate may hand out (PCIDs /
-    /// ASIDs), including the reserved 0.
-    const ASID_COUNT: usize;
+    /// Default width of the address-space identifiers (PCIDs / ASIDs) the
+    /// crate hands out, when the host does not report its own
+    /// ([`Platform::asid_bits`](crate::Platform::asid_bits)). 0 is the
+    /// kernel's; the rest are recycled by generation
+    /// ([`crate::mmu::asid`]).
+    const ASID_BITS: u32;
 
     /// The page-table format ([`x86_64::X86_64Paging`] or
     /// [`aarch64::Aarch64Paging`]) the generic

@@ -4,12 +4,11 @@ use alloc::sync::Arc;
 
 use core::sync::atomic::Ordering;
 
-use crate::arch::Arch;
 use crate::error::Result;
+use crate::mmu::asid::Asids;
 use crate::object::{Job, Name, Process, Sharing, Thread};
 use crate::outcome::UserView;
 use crate::platform::Platform;
-use crate::vm::AsidPool;
 
 /// The crate's kernel state for one machine: the platform, the root job.
 ///
@@ -21,7 +20,7 @@ pub struct Kernel<P: Platform> {
 struct Inner<P: Platform> {
     platform: P,
     root_job: Arc<Job>,
-    asids: Arc<AsidPool>,
+    asids: Arc<Asids>,
 }
 
 impl<P: Platform> Clone for Kernel<P> {
@@ -33,15 +32,23 @@ impl<P: Platform> Clone for Kernel<P> {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Creates the kernel state with a fresh root job.
+    /// Creates the kernel state with a fresh root job, and an identifier
+    /// allocator as wide as [`Platform::asid_bits`] for
+    /// [`Platform::cpu_count`] CPUs.
     pub fn new(platform: P) -> Kernel<P> {
+        let asids = Asids::new(platform.asid_bits(), platform.cpu_count());
         Kernel {
             inner: Arc::new(Inner {
                 platform,
                 root_job: Job::new_root(),
-                asids: Arc::new(AsidPool::new(<P::Arch as Arch>::ASID_COUNT)),
+                asids: Arc::new(asids),
             }),
         }
+    }
+
+    /// The identifier allocator (its width, CPUs and generation).
+    pub fn asids(&self) -> &Asids {
+        &self.inner.asids
     }
 
     /// The platform the kernel was created with.
@@ -59,8 +66,8 @@ impl<P: Platform> Kernel<P> {
     ///
     /// # Errors
     ///
-    /// `NO_RESOURCES` when no address-space identifier is free; `NO_MEMORY`
-    /// when an allocation fails.
+    /// `NO_MEMORY` when an allocation fails. (Never for lack of an
+    /// address-space identifier: they are recycled by generation.)
     pub fn create_process(&self, job: &Arc<Job>) -> Result<Arc<Process<P>>> {
         self.new_process(job, Name::default(), Sharing::None)
     }
@@ -84,8 +91,7 @@ impl<P: Platform> Kernel<P> {
     /// # Errors
     ///
     /// `INVALID_ARGS` if `shared` is not in a sharing group, `BAD_STATE` if
-    /// the group is gone, then as [`create_process`](Kernel::create_process)
-    /// (two identifiers are needed: one per root).
+    /// the group is gone, then as [`create_process`](Kernel::create_process).
     pub fn create_process_in_group(&self, shared: &Arc<Process<P>>) -> Result<Arc<Process<P>>> {
         self.new_process(shared.job(), Name::default(), Sharing::Join(shared))
     }
@@ -107,32 +113,35 @@ impl<P: Platform> Kernel<P> {
         )
     }
 
-    /// The page tables `thread`'s user context runs on now: for a process
-    /// made by `zx_process_create_shared`, the restricted-only root while
-    /// it is in restricted mode and the unified root otherwise; for any
-    /// other process its one root. Load it (CR3 / TTBR0 with its PCID /
-    /// ASID) when the thread is switched in and whenever an [`Outcome`]
-    /// says [`switches_view`](crate::Outcome::switches_view).
+    /// Switches CPU `cpu` to the page tables `thread`'s user context runs
+    /// on now: for a process made by `zx_process_create_shared`, the
+    /// restricted-only root while it is in restricted mode and the unified
+    /// root otherwise; for any other process its one root. Call it when the
+    /// thread is switched in on `cpu` and whenever an [`Outcome`] says
+    /// [`switches_view`](crate::Outcome::switches_view), and load what it
+    /// returns (CR3 / TTBR0 with its PCID / ASID) before the thread runs,
+    /// first flushing the CPU if [`UserView::flush`] says so. The view's
+    /// identifier is given here, recycled by generation
+    /// ([`crate::mmu::asid`]); with a current identifier this is a few
+    /// loads and one compare-exchange.
+    ///
+    /// # Panics
+    ///
+    /// If `cpu` is not below [`Platform::cpu_count`] (a host bug).
     ///
     /// [`Outcome`]: crate::Outcome
-    pub fn user_view(&self, thread: &Thread<P>) -> UserView {
+    pub fn user_view(&self, cpu: usize, thread: &Thread<P>) -> UserView {
         let process = thread.process();
         if let Some(r) = process.restricted_aspace() {
             if thread.in_restricted.load(Ordering::SeqCst) {
-                return UserView {
-                    root: r.root_table(),
-                    asid: r.asid(),
-                };
+                return UserView::new(r.root_table(), r.switch_root(cpu));
             }
-            if let (Some(root), Some(asid)) = (r.unified_root(), r.unified_asid()) {
-                return UserView { root, asid };
+            if let (Some(root), Some(s)) = (r.unified_root(), r.switch_unified(cpu)) {
+                return UserView::new(root, s);
             }
         }
         let a = process.aspace();
-        UserView {
-            root: a.root_table(),
-            asid: a.asid(),
-        }
+        UserView::new(a.root_table(), a.switch_root(cpu))
     }
 }
 

@@ -16,6 +16,7 @@
 
 use crate::abi::Status;
 use crate::mmu::Asid;
+use crate::mmu::asid::Switch;
 use crate::object::wait::Block;
 use crate::platform::PhysAddr;
 
@@ -113,11 +114,31 @@ impl Outcome {
 }
 
 /// The page tables a thread's user context runs on: what the host loads
-/// into CR3 / TTBR0 before it returns to user mode.
+/// into CR3 / TTBR0 before it returns to user mode
+/// ([`Kernel::user_view`](crate::Kernel::user_view)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserView {
     /// The root table (physical).
     pub root: PhysAddr,
-    /// Its PCID / ASID.
+    /// Its PCID / ASID (of the current generation).
     pub asid: Asid,
+    /// Identifiers were recycled since this CPU last switched: before it
+    /// runs user code under `asid` it must drop every non-global
+    /// translation it caches, of every identifier (aarch64: local
+    /// `tlbi vmalle1` then `dsb nsh; isb`; x86_64: `invpcid` type 3, or
+    /// reloading CR3 without the no-flush bit *each* time a PCID is loaded,
+    /// which makes this flag moot). Stale translations of other
+    /// identifiers are harmless until one of them is loaded, which is why
+    /// the flush can wait for this switch.
+    pub flush: bool,
+}
+
+impl UserView {
+    pub(crate) fn new(root: PhysAddr, switch: Switch) -> UserView {
+        UserView {
+            root,
+            asid: switch.asid,
+            flush: switch.flush,
+        }
+    }
 }

@@ -146,6 +146,28 @@ pub unsafe trait Platform: Clone + Send + Sync + 'static {
         Aarch32::Unavailable
     }
 
+    /// How many CPUs may run user code: [`Kernel::user_view`] takes a CPU
+    /// index below it. Read once by [`Kernel::new`]. The default is 1.
+    ///
+    /// [`Kernel::user_view`]: crate::Kernel::user_view
+    /// [`Kernel::new`]: crate::Kernel::new
+    fn cpu_count(&self) -> usize {
+        1
+    }
+
+    /// Width of the address-space identifiers the host loads (x86_64: 12
+    /// with PCIDs; aarch64: 16 when `ID_AA64MMFR0_EL1.ASIDBits` says so and
+    /// `TCR_EL1.AS` is set, else 8). Read once by [`Kernel::new`]; the
+    /// default is [`Arch::ASID_BITS`]. A
+    /// host without PCIDs may keep the default and load every root with a
+    /// flushing CR3 write. Identifiers are recycled by generation
+    /// ([`crate::mmu::asid`]), so the width bounds only how often.
+    ///
+    /// [`Kernel::new`]: crate::Kernel::new
+    fn asid_bits(&self) -> u32 {
+        <Self::Arch as Arch>::ASID_BITS
+    }
+
     /// A random value to mix into each process's handle values, so they are
     /// not sequential. The default is a fixed odd constant; a host with an
     /// entropy source should override it.

@@ -246,7 +246,7 @@ where
         while kernel.in_restricted_mode(thread) {
             steps += 1;
             assert!(steps < 1000, "restricted code never left");
-            let view = kernel.user_view(thread);
+            let view = self.env.sim.switch_in(kernel, thread);
             let trap = self.cpu.run(view.root, view.asid, thread.koid(), ctx);
             let r = match trap {
                 Trap::Syscall => kernel.syscall(thread, ctx),

@@ -167,7 +167,7 @@ fn restricted_mode_unified_basic<A: SimArch>() {
         ExitReason::Syscall
     );
     // Normal mode runs on the unified root: the restricted stack is there.
-    let view = g.kernel.user_view(&m.thread);
+    let view = g.sim.switch_in(&g.kernel, &m.thread);
     let r = m.process.restricted_aspace().unwrap();
     assert_eq!(view.root, r.unified_root().unwrap());
     assert_eq!(view.asid, r.unified_asid().unwrap());
@@ -352,7 +352,7 @@ fn shared_protect_reaches_every_member<A: SimArch>() {
     let (a, b) = (g.member(), g.member());
     let (_, addr) = g.map_new(g.shared_vmar, 1, RW);
     g.cpu_write(&b.thread, addr, 7).unwrap();
-    let vb = g.kernel.user_view(&b.thread);
+    let vb = g.sim.switch_in(&g.kernel, &b.thread);
     assert!(g.sim.tlb_holds(vb.asid, addr), "b's view caches the page");
     g.call(
         &a.thread,

@@ -612,7 +612,7 @@ fn kill_of_a_thread_spinning_in_restricted_mode<A: SimArch>() {
         Outcome::EnteredRestricted
     );
     // It spins through a time slice (after its code page is faulted in).
-    let view = g.kernel.user_view(&m.thread);
+    let view = g.sim.switch_in(&g.kernel, &m.thread);
     loop {
         match g.cpu.run(view.root, view.asid, m.thread.koid(), &mut ctx) {
             Trap::PageFault(f) => {

@@ -51,8 +51,9 @@ impl Arch for Aarch64 {
     const USER_RESTRICTED_ASPACE_SIZE: u64 = (1 << 47) - Self::USER_ASPACE_BASE;
     const XOM_SUPPORTED: bool = false;
     const TLB_PAGE_THRESHOLD: usize = 16;
-    // 8-bit ASIDs: every ARMv8-A implementation has at least these.
-    const ASID_COUNT: usize = 256;
+    // 8-bit ASIDs: every ARMv8-A implementation has at least these (a host
+    // whose ID_AA64MMFR0_EL1.ASIDBits says 16 reports it).
+    const ASID_BITS: u32 = 8;
 
     type Paging = Aarch64Paging;
     type UserContext = UserContext;

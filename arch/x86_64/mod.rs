@@ -59,7 +59,7 @@ impl Arch for X86_64 {
     const XOM_SUPPORTED: bool = false;
     const TLB_PAGE_THRESHOLD: usize = 32;
     // 12-bit PCIDs.
-    const ASID_COUNT: usize = 4096;
+    const ASID_BITS: u32 = 12;
 
     type Paging = X86_64Paging;
     type UserContext = UserContext;

@@ -9,7 +9,9 @@
 //! - [`frame`]: [`FrameMem`], the one place a physical address becomes
 //!   memory.
 //! - [`tlb`]: [`TlbBatch`], the invalidations an operation owes.
+//! - [`asid`]: [`Asids`](asid::Asids), identifiers recycled by generation.
 
+pub mod asid;
 pub mod flags;
 pub mod format;
 pub mod frame;
@@ -21,6 +23,7 @@ mod walk;
 pub use flags::{MmuFlags, PageSize, Translation};
 pub use format::{EntryKind, LeafUpdate, PageTableFormat, SplitStyle};
 pub use frame::FrameMem;
+pub(crate) use page_table::flush_tagged;
 pub use page_table::{AuditError, PageTable};
 pub use reserve::FrameReserve;
 pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope, TlbTarget};

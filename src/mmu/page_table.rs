@@ -29,11 +29,13 @@
 //! the whole batch (widened to the ASID, so walk caches go too) before it
 //! frees them, leaving the caller's batch empty.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::mmu::asid::{AsidSlot, Tags};
 use crate::mmu::flags::{MmuFlags, PageSize, Translation, check_range};
 use crate::mmu::format::{
     ENTRIES, EntryKind, PageTableFormat, ROOT_LEVEL, index, level_shift, level_size,
@@ -64,10 +66,10 @@ pub(crate) type Fmt<P> = <<P as Platform>::Arch as Arch>::Paging;
 pub struct PageTable<P: Platform> {
     pub(crate) platform: P,
     pub(crate) root: PhysAddr,
-    pub(crate) asid: Asid,
     /// The identifiers this table's translations are cached under (its own
-    /// `asid`, plus those of other roots that share its tables).
-    pub(crate) target: TlbTarget,
+    /// view's, plus those of other roots that share its tables), read when
+    /// a batch is flushed.
+    pub(crate) tags: Tags,
     /// A second root this table keeps in step (a shared process's unified
     /// root): every user entry the table writes into its own root is
     /// written there too. Owned: freed with the table, but not what it
@@ -90,12 +92,25 @@ impl<P: Platform> PageTable<P> {
     ///
     /// `NO_MEMORY` if the root frame cannot be allocated.
     pub fn new(platform: P, asid: Asid) -> Result<PageTable<P>> {
+        Self::tagged(platform, Tags::Fixed(TlbTarget::Asid(asid)))
+    }
+
+    /// As [`new`](PageTable::new), for the view whose identifier `slot`
+    /// holds (given and recycled by [`Asids`](crate::mmu::asid::Asids)).
+    ///
+    /// # Errors
+    ///
+    /// `NO_MEMORY` if the root frame cannot be allocated.
+    pub fn with_slot(platform: P, slot: Arc<AsidSlot>) -> Result<PageTable<P>> {
+        Self::tagged(platform, Tags::One(slot))
+    }
+
+    fn tagged(platform: P, tags: Tags) -> Result<PageTable<P>> {
         let root = Self::new_root(&platform)?;
         Ok(PageTable {
             platform,
             root,
-            asid,
-            target: TlbTarget::Asid(asid),
+            tags,
             unified: None,
             pinned_top: false,
             retired: Vec::new(),
@@ -116,13 +131,12 @@ impl<P: Platform> PageTable<P> {
     ///
     /// `INVALID_ARGS` for an empty range or one beyond the user half;
     /// `NO_MEMORY` (nothing is kept).
-    pub fn new_shared(platform: P, asid: Asid, start: u64, end: u64) -> Result<PageTable<P>> {
+    pub fn new_shared(platform: P, start: u64, end: u64) -> Result<PageTable<P>> {
         let first = Fmt::<P>::KERNEL_ROOT_FIRST.min(ENTRIES);
         if start >= end || end > Fmt::<P>::VA_LIMIT {
             return Err(Error::InvalidArgs("shared range outside the user half"));
         }
-        let mut pt = Self::new(platform, asid)?;
-        pt.target = TlbTarget::AllAsids;
+        let mut pt = Self::tagged(platform, Tags::Fixed(TlbTarget::AllAsids))?;
         pt.pinned_top = true;
         let (lo, hi) = (index(start, ROOT_LEVEL), index(end - 1, ROOT_LEVEL));
         debug_assert!(hi < first);
@@ -144,9 +158,10 @@ impl<P: Platform> PageTable<P> {
     /// root (the group's shared region and, on x86_64, the kernel half) and
     /// every user entry this table writes into its own root is written into
     /// it too. The restricted view loads [`root`](PageTable::root) under
-    /// `asid`; normal mode loads [`unified_root`](PageTable::unified_root)
-    /// under `unified_asid`, so a change on either side is visible through
-    /// it at once, without copied leaves.
+    /// the identifier in `restricted`; normal mode loads
+    /// [`unified_root`](PageTable::unified_root) under the one in
+    /// `unified`, so a change on either side is visible through it at once,
+    /// without copied leaves.
     ///
     /// `shared` must come from [`new_shared`](PageTable::new_shared) and
     /// outlive this table (its tables are linked from the unified root).
@@ -156,11 +171,11 @@ impl<P: Platform> PageTable<P> {
     /// `NO_MEMORY` (nothing is kept).
     pub fn new_restricted(
         platform: P,
-        asid: Asid,
-        unified_asid: Asid,
+        restricted: Arc<AsidSlot>,
+        unified: Arc<AsidSlot>,
         shared: &PageTable<P>,
     ) -> Result<PageTable<P>> {
-        let mut pt = Self::new(platform, asid)?;
+        let mut pt = Self::tagged(platform, Tags::Pair(restricted, unified))?;
         let Some(unified) = pt.platform.alloc_frame() else {
             return Err(Error::NoMemory);
         };
@@ -170,7 +185,6 @@ impl<P: Platform> PageTable<P> {
         }
         Fmt::<P>::publish();
         pt.unified = Some(unified);
-        pt.target = TlbTarget::Pair(asid, unified_asid);
         Ok(pt)
     }
 
@@ -201,9 +215,25 @@ impl<P: Platform> PageTable<P> {
         self.unified
     }
 
-    /// The identifiers this table's translations may be cached under.
+    /// The identifiers this table's translations may be cached under now
+    /// (for a table whose view was never switched in, the placeholder a
+    /// new batch starts with).
     pub fn target(&self) -> TlbTarget {
-        self.target
+        self.tags.resolve().unwrap_or_else(|| self.tags.nominal())
+    }
+
+    /// An empty batch for this table (aimed at its identifiers when it is
+    /// flushed through [`flush`](PageTable::flush)).
+    pub fn new_batch(&self) -> TlbBatch {
+        TlbBatch::for_target::<P::Arch>(self.tags.nominal())
+    }
+
+    /// Hands `batch` to [`Platform::flush_tlb`], aimed at the identifiers
+    /// the table's views hold *now* (read after the entries changed; see
+    /// [`crate::mmu::asid`]), and leaves it empty. Nothing is flushed for a
+    /// table no CPU ever loaded.
+    pub fn flush(&self, batch: &mut TlbBatch) {
+        flush_tagged(&self.platform, &self.tags, batch);
     }
 
     /// Writes root entry `i`, and the same entry of the unified root if
@@ -221,9 +251,13 @@ impl<P: Platform> PageTable<P> {
     }
 
     /// The address space identifier (PCID / ASID) translations are tagged
-    /// with.
+    /// with: the one it was built with, or the one its view holds now (0
+    /// before its first switch).
     pub fn asid(&self) -> Asid {
-        self.asid
+        match &self.tags {
+            Tags::Fixed(t) => t.named().next().unwrap_or(0),
+            Tags::One(s) | Tags::Pair(s, _) => s.last().unwrap_or(0),
+        }
     }
 
     /// The platform the tables live on.
@@ -497,7 +531,8 @@ impl<P: Platform> PageTable<P> {
 
     /// Rejects a batch for another address space.
     pub(crate) fn check_batch(&self, batch: &TlbBatch) -> Result<()> {
-        if batch.target() == self.target {
+        // A table with slots aims its batches when it flushes them.
+        if !matches!(self.tags, Tags::Fixed(_)) || batch.target() == self.tags.nominal() {
             Ok(())
         } else {
             Err(Error::InvalidArgs("TLB batch for another address space"))
@@ -545,7 +580,7 @@ impl<P: Platform> core::fmt::Debug for PageTable<P> {
         f.debug_struct("PageTable")
             .field("arch", &P::Arch::NAME)
             .field("root", &format_args!("{:#x}", self.root.as_u64()))
-            .field("asid", &self.asid)
+            .field("tags", &self.tags)
             .finish()
     }
 }
@@ -568,4 +603,14 @@ pub(crate) const fn table_base(va: u64, level: usize) -> u64 {
     } else {
         va & !((1u64 << level_shift(level + 1)) - 1)
     }
+}
+
+/// Flushes `batch` for the identifiers `tags` resolve to now, then empties
+/// it (skipped when no view of the tags was ever loaded).
+pub(crate) fn flush_tagged<P: Platform>(platform: &P, tags: &Tags, batch: &mut TlbBatch) {
+    if let Some(target) = tags.resolve().filter(|_| !batch.is_empty()) {
+        batch.retarget(target);
+        platform.flush_tlb(batch);
+    }
+    *batch = TlbBatch::for_target::<P::Arch>(tags.nominal());
 }

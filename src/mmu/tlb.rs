@@ -109,6 +109,12 @@ impl TlbBatch {
         }
     }
 
+    /// Aims the batch at `target` (the identifiers its table's views hold
+    /// at flush time).
+    pub(crate) fn retarget(&mut self, target: TlbTarget) {
+        self.target = target;
+    }
+
     /// The identifiers whose translations the batch invalidates.
     pub fn target(&self) -> TlbTarget {
         self.target

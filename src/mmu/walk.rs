@@ -502,11 +502,11 @@ impl<P: Platform> PageTable<P> {
             SplitStyle::Swap => slot.store(table, Ordering::Relaxed),
             SplitStyle::BreakBeforeMake => {
                 slot.store(0, Ordering::Relaxed);
-                let mut one = TlbBatch::for_target::<P::Arch>(self.target);
+                let mut one = self.new_batch();
                 one.add_page(base);
                 // Begins with `dsb ishst`, so the invalid entry is seen
                 // before the block is invalidated.
-                self.platform.flush_tlb(&one);
+                self.flush(&mut one);
                 slot.store(table, Ordering::Relaxed);
             }
         }
@@ -521,8 +521,7 @@ impl<P: Platform> PageTable<P> {
             return;
         }
         cx.batch.add_address_space();
-        self.platform.flush_tlb(cx.batch);
-        *cx.batch = TlbBatch::for_target::<P::Arch>(self.target);
+        self.flush(cx.batch);
         for frame in cx.retired.drain(..) {
             self.platform.free_frame(frame);
         }
@@ -536,8 +535,7 @@ impl<P: Platform> PageTable<P> {
             return;
         }
         batch.add_address_space();
-        self.platform.flush_tlb(batch);
-        *batch = TlbBatch::for_target::<P::Arch>(self.target);
+        self.flush(batch);
         for frame in retired.drain(..) {
             self.platform.free_frame(frame);
         }

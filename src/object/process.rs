@@ -38,8 +38,9 @@ use spin::Mutex;
 
 use crate::abi::{Rights, ZX_PROCESS_TERMINATED, zx_handle_t};
 use crate::error::{Error, Result};
+use crate::mmu::asid::Asids;
 use crate::platform::Platform;
-use crate::vm::{AddressSpace, AsidPool, UserMemory, Vmar};
+use crate::vm::{AddressSpace, UserMemory, Vmar};
 
 use super::thread::ThreadState;
 use super::wait::{FutexTable, Signals};
@@ -161,11 +162,11 @@ impl<P: Platform> Process<P> {
     /// # Errors
     ///
     /// `INVALID_ARGS` (joining a process that is not in a sharing group),
-    /// `BAD_STATE` (the group is gone), `NO_RESOURCES` (no ASID),
+    /// `BAD_STATE` (the group is gone),
     /// `NO_MEMORY`.
     pub(crate) fn new(
         platform: &P,
-        asids: &Arc<AsidPool>,
+        asids: &Arc<Asids>,
         job: &Arc<Job>,
         handle_secret: u64,
         name: Name,

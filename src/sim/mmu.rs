@@ -103,13 +103,44 @@ struct TlbEntry {
     dirty: bool,
 }
 
-/// The TLB model: `(asid, leaf level, va >> leaf shift)` → translation.
-#[derive(Debug, Default)]
+std::thread_local! {
+    /// The simulated CPU this host thread is ([`Sim::set_current_cpu`]).
+    static CURRENT_CPU: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// The simulated CPU the calling host thread is.
+pub(crate) fn current_cpu() -> usize {
+    CURRENT_CPU.with(|c| c.get())
+}
+
+/// The TLB model, one per simulated CPU: `(cpu, asid, leaf level, va >>
+/// leaf shift)` → translation.
+#[derive(Debug)]
 pub(crate) struct TlbModel {
-    entries: HashMap<(Asid, usize, u64), TlbEntry>,
+    entries: HashMap<(usize, Asid, usize, u64), TlbEntry>,
+    cpus: usize,
+}
+
+impl Default for TlbModel {
+    fn default() -> Self {
+        TlbModel {
+            entries: HashMap::new(),
+            cpus: 1,
+        }
+    }
 }
 
 impl TlbModel {
+    pub(crate) fn set_cpus(&mut self, cpus: usize) {
+        self.cpus = cpus.max(1);
+    }
+
+    /// Drops every entry CPU `cpu` holds (a local flush of all non-global
+    /// translations).
+    pub(crate) fn flush_cpu(&mut self, cpu: usize) {
+        self.entries.retain(|k, _| k.0 != cpu);
+    }
+
     /// Drops what `batch` names.
     pub(crate) fn invalidate(&mut self, batch: &TlbBatch) {
         let target = batch.target();
@@ -120,28 +151,38 @@ impl TlbModel {
                     self.drop_va(target, va);
                 }
             }
-            TlbScope::AddressSpace => self.entries.retain(|k, _| !target.covers(k.0)),
+            TlbScope::AddressSpace => self.entries.retain(|k, _| !target.covers(k.1)),
         }
     }
 
-    /// Drops every entry (of any size) translating `va` under `target`.
+    /// Drops every entry (of any size) translating `va` under `target`, on
+    /// every CPU.
     fn drop_va(&mut self, target: TlbTarget, va: u64) {
         if target.is_all() {
-            self.entries.retain(|k, _| k.2 != va >> level_shift(k.1));
+            self.entries.retain(|k, _| k.3 != va >> level_shift(k.2));
             return;
         }
+        for cpu in 0..self.cpus {
+            self.drop_va_on(cpu, target, va);
+        }
+    }
+
+    /// Drops what CPU `cpu` holds for `va` under `target`.
+    fn drop_va_on(&mut self, cpu: usize, target: TlbTarget, va: u64) {
         for asid in target.named() {
             for level in 0..3 {
                 self.entries
-                    .remove(&(asid, level, va >> level_shift(level)));
+                    .remove(&(cpu, asid, level, va >> level_shift(level)));
             }
         }
     }
 
+    /// What the calling thread's CPU holds for `va` under `asid`.
     fn lookup(&self, asid: Asid, va: u64) -> Option<(usize, TlbEntry)> {
+        let cpu = current_cpu();
         (0..3).find_map(|level| {
             self.entries
-                .get(&(asid, level, va >> level_shift(level)))
+                .get(&(cpu, asid, level, va >> level_shift(level)))
                 .map(|e| (level, *e))
         })
     }
@@ -200,14 +241,14 @@ impl<A: Arch> Sim<A> {
         let mut tlb = self.inner.tlb.lock().expect("sim lock");
         if let Some((level, hit)) = tlb.lookup(asid, va) {
             if !hit.perms.allows(access, user) {
-                tlb.drop_va(TlbTarget::Asid(asid), va);
+                tlb.drop_va_on(current_cpu(), TlbTarget::Asid(asid), va);
                 return Err(fault(FaultKind::Permission));
             }
             if access != Access::Write || hit.dirty {
                 return Ok(PhysAddr::new(hit.base + (va & (level_size(level) - 1))));
             }
             // A write through a clean entry: the CPU walks again to set D.
-            tlb.drop_va(TlbTarget::Asid(asid), va);
+            tlb.drop_va_on(current_cpu(), TlbTarget::Asid(asid), va);
         }
         let walked = self.walk(root, va, access, user).map_err(fault)?;
         let entry = TlbEntry {
@@ -215,14 +256,33 @@ impl<A: Arch> Sim<A> {
             perms: walked.perms,
             dirty: !walked.tracks_dirty || access == Access::Write,
         };
-        let key = (asid, walked.level, va >> level_shift(walked.level));
+        let key = (
+            current_cpu(),
+            asid,
+            walked.level,
+            va >> level_shift(walked.level),
+        );
         tlb.entries.insert(key, entry);
         Ok(PhysAddr::new(
             walked.base + (va & (level_size(walked.level) - 1)),
         ))
     }
 
-    /// Whether the TLB model holds a translation of `va` for `asid`.
+    /// Makes the calling host thread simulated CPU `cpu` (0 until set):
+    /// the TLB its accesses fill and hit. Below
+    /// [`set_cpus`](Sim::set_cpus)'s count.
+    pub fn set_current_cpu(cpu: usize) {
+        CURRENT_CPU.with(|c| c.set(cpu));
+    }
+
+    /// Drops every translation CPU `cpu`'s TLB holds: what a host does when
+    /// [`UserView::flush`](crate::UserView::flush) says so.
+    pub fn flush_cpu(&self, cpu: usize) {
+        self.inner.tlb.lock().expect("sim lock").flush_cpu(cpu);
+    }
+
+    /// Whether the calling thread's CPU's TLB holds a translation of `va`
+    /// for `asid`.
     pub fn tlb_holds(&self, asid: Asid, va: u64) -> bool {
         self.inner
             .tlb

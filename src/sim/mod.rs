@@ -38,6 +38,7 @@ use std::vec::Vec;
 use crate::arch::{Aarch32, Arch};
 use crate::mmu::TlbBatch;
 use crate::object::Thread;
+use crate::outcome::UserView;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
 
 const FRAME_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
@@ -70,6 +71,10 @@ struct Inner {
     started: Mutex<Vec<Box<dyn Any + Send>>>,
     /// The software MMU's TLB.
     tlb: Mutex<mmu::TlbModel>,
+    /// What [`Platform::cpu_count`] answers.
+    cpus: AtomicUsize,
+    /// What [`Platform::asid_bits`] answers (0: the arch's default).
+    asid_bits: AtomicUsize,
 }
 
 /// The machine's memory goes when the machine does: frames a test left
@@ -136,6 +141,8 @@ impl<A: Arch> Sim<A> {
                 woken: Mutex::new(Vec::new()),
                 now: AtomicI64::new(0),
                 tlb: Mutex::new(mmu::TlbModel::default()),
+                cpus: AtomicUsize::new(1),
+                asid_bits: AtomicUsize::new(0),
             }),
             _arch: PhantomData,
         }
@@ -169,6 +176,33 @@ impl<A: Arch> Sim<A> {
     pub fn owns_frame(&self, pa: PhysAddr) -> bool {
         let frame = pa.as_u64() & !(PAGE_SIZE - 1);
         self.inner.frames.lock().expect("sim lock").contains(&frame)
+    }
+
+    /// Gives the machine `cpus` CPUs, each with its own TLB
+    /// ([`Sim::set_current_cpu`]); set it before
+    /// [`Kernel::new`](crate::Kernel::new) reads it.
+    pub fn set_cpus(&self, cpus: usize) {
+        self.inner.cpus.store(cpus.max(1), Ordering::SeqCst);
+        self.inner.tlb.lock().expect("sim lock").set_cpus(cpus);
+    }
+
+    /// Makes [`Platform::asid_bits`] answer `bits` (a tiny width forces
+    /// rollovers); set it before [`Kernel::new`](crate::Kernel::new).
+    pub fn set_asid_bits(&self, bits: u32) {
+        self.inner.asid_bits.store(bits as usize, Ordering::SeqCst);
+    }
+
+    /// Switches the calling thread's simulated CPU
+    /// ([`set_current_cpu`](Sim::set_current_cpu)) to `thread`'s view the
+    /// way a host must: [`Kernel::user_view`](crate::Kernel::user_view),
+    /// and a flush of the CPU's TLB when the view says so.
+    pub fn switch_in(&self, kernel: &crate::Kernel<Sim<A>>, thread: &Thread<Sim<A>>) -> UserView {
+        let cpu = mmu::current_cpu();
+        let view = kernel.user_view(cpu, thread);
+        if view.flush {
+            self.flush_cpu(cpu);
+        }
+        view
     }
 
     /// Number of TLB flushes the crate requested.
@@ -307,6 +341,18 @@ unsafe impl<A: Arch> Platform for Sim<A> {
             Aarch32::Available
         } else {
             Aarch32::Unavailable
+        }
+    }
+
+    fn cpu_count(&self) -> usize {
+        self.inner.cpus.load(Ordering::SeqCst)
+    }
+
+    fn asid_bits(&self) -> u32 {
+        match self.inner.asid_bits.load(Ordering::SeqCst) {
+            0 => A::ASID_BITS,
+            // Set from a u32.
+            bits => bits as u32,
         }
     }
 

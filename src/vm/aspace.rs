@@ -19,12 +19,13 @@ use spin::Mutex;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::mmu::asid::{AsidSlot, Asids, Switch, Tags};
+use crate::mmu::flush_tagged;
 use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch, TlbTarget};
 use crate::object::next_koid;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 use crate::trap::Access;
 
-use super::asid::AsidPool;
 use super::region::{Child, Mapping, ProtRanges, Region, Tree};
 use super::slab::{Slab, SlabId};
 use super::unmap::Reach;
@@ -41,13 +42,16 @@ pub struct AddressSpace<P: Platform> {
     this: Weak<AddressSpace<P>>,
     platform: P,
     kind: AspaceKind,
-    asid: Asid,
-    /// The identifier of the unified root (restricted regions only).
-    unified_asid: Option<Asid>,
-    asids: Arc<AsidPool>,
+    /// The identifier of the root's view.
+    slot: Arc<AsidSlot>,
+    /// The identifier of the unified root's view (restricted regions only).
+    unified_slot: Option<Arc<AsidSlot>>,
+    asids: Arc<Asids>,
+    /// What this space's batches are aimed at when flushed (the page
+    /// table's, readable without its lock).
+    tags: Tags,
     root_table: PhysAddr,
     unified_root: Option<PhysAddr>,
-    target: TlbTarget,
     base: u64,
     size: u64,
     pub(super) tree: Mutex<Tree<P>>,
@@ -101,20 +105,16 @@ pub(crate) fn mmu_flags(perms: Perms) -> MmuFlags {
 
 impl<P: Platform> AddressSpace<P> {
     /// A new address space whose root VMAR covers the architecture's whole
-    /// user range and may map anything anywhere.
+    /// user range and may map anything anywhere. Its identifier is given
+    /// when it is first switched in.
     ///
     /// # Errors
     ///
-    /// `NO_RESOURCES` without a free ASID; `NO_MEMORY`.
-    pub fn new(platform: &P, asids: &Arc<AsidPool>) -> Result<Arc<AddressSpace<P>>> {
-        let asid = asids.alloc()?;
-        match PageTable::new(platform.clone(), asid) {
-            Ok(pt) => Self::build(platform, asids, AspaceKind::Whole, pt, None),
-            Err(e) => {
-                asids.release(asid);
-                Err(e)
-            }
-        }
+    /// `NO_MEMORY`.
+    pub fn new(platform: &P, asids: &Arc<Asids>) -> Result<Arc<AddressSpace<P>>> {
+        let slot = Arc::new(AsidSlot::new());
+        let pt = PageTable::with_slot(platform.clone(), slot.clone())?;
+        Self::build(platform, asids, AspaceKind::Whole, pt, (slot, None), None)
     }
 
     /// The shared region of a new sharing group (see
@@ -122,85 +122,57 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// # Errors
     ///
-    /// `NO_RESOURCES` without a free ASID; `NO_MEMORY`.
-    pub fn new_shared(platform: &P, asids: &Arc<AsidPool>) -> Result<Arc<AddressSpace<P>>> {
+    /// `NO_MEMORY`.
+    pub fn new_shared(platform: &P, asids: &Arc<Asids>) -> Result<Arc<AddressSpace<P>>> {
         let (base, size) = aspace_range::<P::Arch>(AspaceKind::Shared);
-        let asid = asids.alloc()?;
-        match PageTable::new_shared(platform.clone(), asid, base, base + size) {
-            Ok(pt) => Self::build(platform, asids, AspaceKind::Shared, pt, None),
-            Err(e) => {
-                asids.release(asid);
-                Err(e)
-            }
-        }
+        let pt = PageTable::new_shared(platform.clone(), base, base + size)?;
+        let slot = Arc::new(AsidSlot::new());
+        Self::build(platform, asids, AspaceKind::Shared, pt, (slot, None), None)
     }
 
     /// The private restricted region of a new process of `shared`'s group,
-    /// with its unified root (two ASIDs: one per root).
+    /// with its unified root (two views, so two identifiers when both are
+    /// switched in).
     ///
     /// # Errors
     ///
-    /// `INVALID_ARGS` if `shared` is not a shared region; `NO_RESOURCES`
-    /// without two free ASIDs; `NO_MEMORY`.
+    /// `INVALID_ARGS` if `shared` is not a shared region; `NO_MEMORY`.
     pub fn new_restricted(
         platform: &P,
-        asids: &Arc<AsidPool>,
+        asids: &Arc<Asids>,
         shared: &Arc<AddressSpace<P>>,
     ) -> Result<Arc<AddressSpace<P>>> {
         if shared.kind != AspaceKind::Shared {
             return Err(Error::InvalidArgs("not a shared region"));
         }
-        let asid = asids.alloc()?;
-        let unified_asid = match asids.alloc() {
-            Ok(a) => a,
-            Err(e) => {
-                asids.release(asid);
-                return Err(e);
-            }
-        };
+        let (slot, unified) = (Arc::new(AsidSlot::new()), Arc::new(AsidSlot::new()));
         let pt = {
             let shared_pt = shared.page_table.lock();
-            PageTable::new_restricted(platform.clone(), asid, unified_asid, &shared_pt)
+            PageTable::new_restricted(platform.clone(), slot.clone(), unified.clone(), &shared_pt)?
         };
-        match pt {
-            Ok(pt) => Self::build(
-                platform,
-                asids,
-                AspaceKind::Restricted,
-                pt,
-                Some(shared.clone()),
-            ),
-            Err(e) => {
-                asids.release(asid);
-                asids.release(unified_asid);
-                Err(e)
-            }
-        }
+        Self::build(
+            platform,
+            asids,
+            AspaceKind::Restricted,
+            pt,
+            (slot, Some(unified)),
+            Some(shared.clone()),
+        )
     }
 
     fn build(
         platform: &P,
-        asids: &Arc<AsidPool>,
+        asids: &Arc<Asids>,
         kind: AspaceKind,
         page_table: PageTable<P>,
+        (slot, unified_slot): (Arc<AsidSlot>, Option<Arc<AsidSlot>>),
         shared: Option<Arc<AddressSpace<P>>>,
     ) -> Result<Arc<AddressSpace<P>>> {
         let (base, size) = aspace_range::<P::Arch>(kind);
-        let asid = page_table.asid();
-        let target = page_table.target();
-        let unified_asid = match target {
-            TlbTarget::Pair(_, u) => Some(u),
-            _ => None,
-        };
-        let release = |pt: PageTable<P>| {
-            drop(pt);
-            asids.release(asid);
-            if let Some(u) = unified_asid {
-                asids.release(u);
-            }
-        };
         let mut regions = Slab::default();
-        let root = match regions.insert(Region {
+        // On error, dropping the table frees its frames (no view was
+        // loaded, so nothing to flush).
+        let root = regions.insert(Region {
             base,
             size,
             parent: None,
@@ -209,24 +181,18 @@ impl<P: Platform> AddressSpace<P> {
             children: Default::default(),
             koid: next_koid(),
             hint: base,
-        }) {
-            Ok(root) => root,
-            Err(e) => {
-                release(page_table);
-                return Err(e);
-            }
-        };
+        })?;
         Ok(Arc::new_cyclic(|this| AddressSpace {
             id: NEXT_ASPACE_ID.fetch_add(1, Ordering::Relaxed),
             this: this.clone(),
             platform: platform.clone(),
             kind,
-            asid,
-            unified_asid,
+            slot,
+            unified_slot,
             asids: asids.clone(),
+            tags: page_table.tags.clone(),
             root_table: page_table.root(),
             unified_root: page_table.unified_root(),
-            target,
             base,
             size,
             tree: Mutex::new(Tree {
@@ -261,15 +227,29 @@ impl<P: Platform> AddressSpace<P> {
         self.unified_root
     }
 
-    /// The identifier of the unified root.
+    /// The identifier of the unified root in the current generation, given
+    /// now if it has none (see [`asid`](AddressSpace::asid)).
     pub fn unified_asid(&self) -> Option<Asid> {
-        self.unified_asid
+        self.unified_slot.as_ref().map(|s| self.asids.current(s))
     }
 
     /// The identifiers this address space's translations may be cached
-    /// under: what every [`TlbBatch`] of it targets.
+    /// under now: what its [`TlbBatch`]es are aimed at when flushed.
     pub fn tlb_target(&self) -> TlbTarget {
-        self.target
+        self.tags.resolve().unwrap_or_else(|| self.tags.nominal())
+    }
+
+    /// Switches CPU `cpu` to the root's view: its identifier, and whether
+    /// the CPU must flush first.
+    pub(crate) fn switch_root(&self, cpu: usize) -> Switch {
+        self.asids.switch_in(cpu, &self.slot)
+    }
+
+    /// As [`switch_root`](AddressSpace::switch_root), for the unified
+    /// root (restricted regions only).
+    pub(crate) fn switch_unified(&self, cpu: usize) -> Option<Switch> {
+        let slot = self.unified_slot.as_ref()?;
+        Some(self.asids.switch_in(cpu, slot))
     }
 
     /// The root page table's physical address (load into CR3 / TTBR0).
@@ -277,9 +257,13 @@ impl<P: Platform> AddressSpace<P> {
         self.root_table
     }
 
-    /// The address space's PCID / ASID.
+    /// The root's PCID / ASID in the current generation, given now if it
+    /// has none: for debuggers and tests that read through the view
+    /// without a CPU. A host switching a CPU in uses
+    /// [`Kernel::user_view`](crate::Kernel::user_view), which also says
+    /// when the CPU must flush.
     pub fn asid(&self) -> Asid {
-        self.asid
+        self.asids.current(&self.slot)
     }
 
     /// The root VMAR's node, `None` after it was destroyed.
@@ -312,13 +296,12 @@ impl<P: Platform> AddressSpace<P> {
     }
 
     pub(super) fn new_batch(&self) -> TlbBatch {
-        TlbBatch::for_target::<P::Arch>(self.target)
+        TlbBatch::for_target::<P::Arch>(self.tags.nominal())
     }
 
-    pub(super) fn flush(&self, batch: TlbBatch) {
-        if !batch.is_empty() {
-            self.platform.flush_tlb(&batch);
-        }
+    /// Flushes `batch`, aimed at the identifiers the views hold now.
+    pub(super) fn flush(&self, mut batch: TlbBatch) {
+        flush_tagged(&self.platform, &self.tags, &mut batch);
     }
 
     /// Removes the translations of `[va, va + len)` and flushes them. Takes
@@ -662,9 +645,9 @@ impl<P: Platform> Drop for AddressSpace<P> {
         // release their VMOs.)
         let mut batch = self.new_batch();
         batch.add_address_space();
-        self.platform.flush_tlb(&batch);
-        self.asids.release(self.asid);
-        if let Some(u) = self.unified_asid {
+        self.flush(batch);
+        self.asids.release(&self.slot);
+        if let Some(u) = &self.unified_slot {
             self.asids.release(u);
         }
     }

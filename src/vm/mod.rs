@@ -15,7 +15,6 @@
 //! Locks, in order: `AddressSpace::tree`, then a VMO tree's lock, then
 //! `AddressSpace::page_table` (see [`crate::object`] for the whole order).
 
-mod asid;
 pub mod aspace;
 pub mod inspect;
 pub mod protect;
@@ -29,7 +28,6 @@ mod vmo_reclaim;
 mod vmo_tree;
 mod write_protect;
 
-pub use asid::AsidPool;
 pub use aspace::{AddressSpace, AspaceKind, Placement};
 pub use protect::OpChildren;
 pub(crate) use unmap::Reach;

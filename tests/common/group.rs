@@ -254,7 +254,7 @@ impl<A: SimArch> Group<A> {
                 Outcome::EnteredRestricted | Outcome::Resume => {}
                 other => panic!("restricted run: {other:?}"),
             }
-            let view = self.kernel.user_view(thread);
+            let view = self.sim.switch_in(&self.kernel, thread);
             let trap = self.cpu.run(view.root, view.asid, thread.koid(), ctx);
             outcome = match trap {
                 Trap::Syscall => self.kernel.syscall(thread, ctx),
@@ -279,7 +279,7 @@ impl<A: SimArch> Group<A> {
     pub fn cpu_read(&self, thread: &Arc<Thread<Sim<A>>>, va: u64) -> Result<u64, Outcome> {
         let mut b = [0u8; 8];
         for _ in 0..4 {
-            let view = self.kernel.user_view(thread);
+            let view = self.sim.switch_in(&self.kernel, thread);
             match self.sim.user_read(view.root, view.asid, va, &mut b) {
                 Ok(()) => return Ok(u64::from_ne_bytes(b)),
                 Err(f) => self.fault(thread, f)?,
@@ -291,7 +291,7 @@ impl<A: SimArch> Group<A> {
     /// A user-mode store of 8 bytes (see [`Group::cpu_read`]).
     pub fn cpu_write(&self, thread: &Arc<Thread<Sim<A>>>, va: u64, v: u64) -> Result<(), Outcome> {
         for _ in 0..4 {
-            let view = self.kernel.user_view(thread);
+            let view = self.sim.switch_in(&self.kernel, thread);
             match self
                 .sim
                 .user_write(view.root, view.asid, va, &v.to_ne_bytes())
