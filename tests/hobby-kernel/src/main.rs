@@ -47,6 +47,7 @@ pub(crate) use kprintln;
 extern crate alloc;
 
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod churn;
 mod linux;
 mod memory;
 mod report;

@@ -122,7 +122,7 @@ mod heap {
     use core::cell::UnsafeCell;
     use core::sync::atomic::{AtomicU64, Ordering};
 
-    const HEAP_SIZE: usize = 4 << 20;
+    const HEAP_SIZE: usize = 24 << 20;
 
     #[repr(C, align(4096))]
     struct Arena(UnsafeCell<[u8; HEAP_SIZE]>);

@@ -45,6 +45,10 @@ use zx_subsystem::object::wait::{Deadline, Park};
 use zx_subsystem::platform::UserContextOf;
 use zx_subsystem::{Kernel, Outcome, Platform, Trap, UserView};
 
+/// The CPU this scheduler runs on (the kernel has one): what it tells
+/// [`Kernel::user_view`], which tracks per CPU what is loaded.
+const CPU: usize = 0;
+
 /// A thread the kernel runs, with its saved user registers.
 pub struct Task<P: Platform> {
     /// The crate's thread.
@@ -209,7 +213,7 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
         if recheck {
             if view_stale {
                 split = task.thread.process().restricted_aspace().is_some();
-                let view = kernel.user_view(&task.thread);
+                let view = kernel.user_view(CPU, &task.thread);
                 if loaded != Some(view) {
                     machine.load_view(view);
                     loaded = Some(view);

@@ -4,6 +4,7 @@
 //! the console on the PL011 UART of `-M virt` (physical 0x0900_0000).
 
 mod boot;
+mod churn_user;
 mod cpu;
 mod linux;
 mod paging;
@@ -36,6 +37,7 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     let pages = paging::map_user(&mut frames, user::blob());
     drop(frames);
     let gic = cpu::Gic::new();
+    zx::init_asids();
     if let Some((range, _)) = blob {
         linux::run(range, &gic);
     }
@@ -44,6 +46,7 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     let mut env = scenario::Env { pages, gic };
     scenario::run(&mut report, &mut env);
     zx::run(&mut report, &env.gic);
+    zx::run_churn(&mut report, &env.gic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

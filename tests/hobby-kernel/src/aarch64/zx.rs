@@ -4,8 +4,13 @@
 //! - Frames come from `memory::FRAMES`, reached through the TTBR1 direct
 //!   map. The kernel lives in TTBR1, so new root tables copy nothing
 //!   (`kernel_root_table` keeps its default, `None`).
-//! - Each process runs in TTBR0 under its own ASID (the crate's, in
-//!   `TTBR0_EL1[63:48]`; `TCR_EL1.A1 = 0`, 8-bit ASIDs).
+//! - Each process runs in TTBR0 under the ASID the crate gives it (in
+//!   `TTBR0_EL1[63:48]`; `TCR_EL1.A1 = 0`): 16-bit ASIDs when
+//!   `ID_AA64MMFR0_EL1.ASIDBits` says so ([`init_asids`] sets `TCR_EL1.AS`),
+//!   else 8-bit; a scenario may force 8 bits ([`force_asid_bits`]) to make
+//!   rollovers happen. When a view says `flush` (identifiers were
+//!   recycled), `load_view` drops every local translation after loading
+//!   TTBR0 (`tlbi vmalle1`).
 //! - TLB shootdown is `arch::aarch64::tlb::flush_batch`: the broadcast
 //!   inner-shareable `tlbi` forms reach every CPU by themselves.
 //! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
@@ -16,7 +21,7 @@
 
 use core::arch::asm;
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -25,13 +30,15 @@ use alloc::vec::Vec;
 use zx_subsystem::arch::Aarch32;
 use zx_subsystem::arch::aarch64::{Aarch64, UserContext, run_user, tlb};
 use zx_subsystem::mmu::{Asid, TlbBatch};
-use zx_subsystem::object::Thread;
+use zx_subsystem::object::{Process, Thread};
+use zx_subsystem::vm::AddressSpace;
 use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap, UserView};
 
 use super::Console;
 use super::cpu::Gic;
 use super::paging;
-use super::zx_user;
+use super::{churn_user, zx_user};
+use crate::churn::{self, ChurnArch, Start};
 use crate::memory::FRAMES;
 use crate::report::Report;
 use crate::sched::{Machine, StartedQueue, Task, WokenQueue};
@@ -41,6 +48,47 @@ use crate::zx_host::{INTERRUPT_REQUESTS, Program, abi};
 static STARTED: StartedQueue<HobbyPlatform> = StartedQueue::new();
 /// Threads the crate woke, until the scheduler takes them.
 static WOKEN: WokenQueue = WokenQueue::new();
+
+/// The ASID width the CPU and `TCR_EL1.AS` give ([`init_asids`]).
+static ASID_BITS: AtomicU32 = AtomicU32::new(8);
+/// A narrower width a scenario asked for (0: none).
+static FORCED_ASID_BITS: AtomicU32 = AtomicU32::new(0);
+
+/// Turns 16-bit ASIDs on when the CPU has them (`TCR_EL1.AS`), before any
+/// user ASID is loaded.
+pub fn init_asids() {
+    let mmfr0: u64;
+    // SAFETY: reading an ID register has no effect.
+    unsafe {
+        asm!("mrs {}, id_aa64mmfr0_el1", out(reg) mmfr0, options(nomem, nostack, preserves_flags))
+    };
+    // ASIDBits, bits [7:4]: 0b0010 = 16 bits.
+    if (mmfr0 >> 4) & 0xf == 2 {
+        // SAFETY: only TCR_EL1.AS (bit 36) changes, while TTBR0 holds
+        // ASID 0 (whose upper byte is 0 either way); the TLB is flushed
+        // after, as the architecture asks when TCR fields change.
+        unsafe {
+            asm!(
+                "mrs {t}, tcr_el1",
+                "orr {t}, {t}, #(1 << 36)",
+                "msr tcr_el1, {t}",
+                "isb",
+                "tlbi vmalle1",
+                "dsb nsh",
+                "isb",
+                t = out(reg) _,
+                options(nostack, preserves_flags)
+            )
+        };
+        ASID_BITS.store(16, Ordering::Relaxed);
+    }
+}
+
+/// Makes kernels created from now on use `bits`-wide ASIDs (at most what
+/// the CPU has); 0 goes back to the CPU's width.
+pub fn force_asid_bits(bits: u32) {
+    FORCED_ASID_BITS.store(bits, Ordering::Relaxed);
+}
 
 /// The kernel's platform: a zero-sized handle on its global state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,6 +133,14 @@ unsafe impl Platform for HobbyPlatform {
         }
     }
 
+    fn asid_bits(&self) -> u32 {
+        let cpu = ASID_BITS.load(Ordering::Relaxed);
+        match FORCED_ASID_BITS.load(Ordering::Relaxed) {
+            0 => cpu,
+            forced => forced.min(cpu),
+        }
+    }
+
     fn thread_started(&self, thread: &Arc<Thread<Self>>, ctx: UserContext) {
         STARTED.push(Task {
             thread: thread.clone(),
@@ -120,10 +176,10 @@ unsafe impl Platform for HobbyPlatform {
 ///
 /// 1. `root` is a user root table (the kernel runs from TTBR1, so nothing
 ///    the kernel uses changes), or the kernel uses nothing in TTBR0.
-/// 2. No translation of `asid` for another table is cached (each ASID
-///    names one address space, and the crate flushes an ASID before it is
-///    reused).
-unsafe fn load_ttbr0(root: u64, asid: Asid) {
+/// 2. No translation of `asid` for another table is cached, or `flush`
+///    is set (the crate names each ASID for one table per generation, and
+///    says `flush` at a CPU's first switch after a rollover).
+unsafe fn load_ttbr0(root: u64, asid: Asid, flush: bool) {
     // SAFETY: obligations 1 and 2.
     unsafe {
         asm!(
@@ -132,6 +188,16 @@ unsafe fn load_ttbr0(root: u64, asid: Asid) {
             in(reg) root | (u64::from(asid) << 48),
             options(nostack, preserves_flags)
         );
+        if flush {
+            // Every local translation, of every ASID: stale ones of a
+            // recycled identifier go before user code runs under it.
+            asm!(
+                "tlbi vmalle1",
+                "dsb nsh",
+                "isb",
+                options(nostack, preserves_flags)
+            );
+        }
     }
 }
 
@@ -140,9 +206,14 @@ unsafe fn load_ttbr0(root: u64, asid: Asid) {
 /// each page in (so it has a translation), cleans it to the point of
 /// unification by its user address, and invalidates the instruction cache.
 fn sync_icache(prog: &Program<HobbyPlatform>) {
-    let aspace = prog.process.aspace();
-    let mut page = prog.entry;
-    while page < prog.entry + prog.code_len {
+    sync_icache_range(prog.process.aspace(), prog.entry, prog.code_len);
+}
+
+/// [`sync_icache`] for `len` bytes of code at `entry` in `aspace` (loaded
+/// in TTBR0).
+fn sync_icache_range(aspace: &AddressSpace<HobbyPlatform>, entry: u64, len: u64) {
+    let mut page = entry;
+    while page < entry + len {
         if aspace.page_fault(page, Access::Execute).is_err() {
             return;
         }
@@ -198,7 +269,7 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
     fn load_view(&mut self, view: UserView) {
         // SAFETY: a root the crate made (1) under the identifier the crate
         // gave it, flushed before any reuse (2).
-        unsafe { load_ttbr0(view.root.as_u64(), view.asid) };
+        unsafe { load_ttbr0(view.root.as_u64(), view.asid, view.flush) };
     }
 
     fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) -> bool {
@@ -237,8 +308,9 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
     unsafe {
         asm!("mrs {}, ttbr0_el1", out(reg) boot_ttbr0, options(nomem, nostack, preserves_flags))
     };
-    // SAFETY: a process root (1) under its own, never used ASID (2).
-    unsafe { load_ttbr0(aspace.root_table().as_u64(), aspace.asid()) };
+    // SAFETY: a process root (1) under the ASID the crate gave it, with a
+    // flush (2).
+    unsafe { load_ttbr0(aspace.root_table().as_u64(), aspace.asid(), true) };
     sync_icache(&prog);
     let mut x = [0; 31];
     x[0] = u64::from(prog.vmar_handle);
@@ -257,7 +329,7 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
     // it any more. Back to the smoke scenario's table (ASID 0 in it).
     // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever named
     // that table (2).
-    unsafe { load_ttbr0(boot_ttbr0, 0) };
+    unsafe { load_ttbr0(boot_ttbr0, 0, false) };
     prog.process.terminate();
     prog.process.aspace().teardown();
     drop(prog);
@@ -265,4 +337,58 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
         "zx: process torn down, {} free frames",
         FRAMES.lock().available()
     ));
+}
+
+/// TTBR0 before the churn scenario, loaded again before its roots go.
+static CHURN_BOOT_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Runs the identifier-churn scenario ([`churn`]) with 8-bit ASIDs forced,
+/// so that its 1,000 processes roll them over several times.
+pub fn run_churn(r: &mut Report<Console>, gic: &Gic) {
+    let boot_ttbr0: u64;
+    // SAFETY: reading TTBR0_EL1 has no effect.
+    unsafe {
+        asm!("mrs {}, ttbr0_el1", out(reg) boot_ttbr0, options(nomem, nostack, preserves_flags))
+    };
+    CHURN_BOOT_TTBR0.store(boot_ttbr0, Ordering::Relaxed);
+    force_asid_bits(8);
+    churn::run(
+        HobbyPlatform,
+        churn_user::blob(),
+        &mut HobbyMachine { gic },
+        r,
+    );
+    force_asid_bits(0);
+}
+
+impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
+    fn context(&self, entry: u64, start: &Start) -> UserContext {
+        let mut x = [0; 31];
+        x[0] = u64::from(start.gate);
+        x[1] = start.index;
+        x[2] = start.data;
+        UserContext {
+            x,
+            sp: 0,
+            pc: entry,
+            spsr: 0,
+            tpidr_el0: 0,
+            tpidrro_el0: 0,
+            fp: Default::default(),
+        }
+    }
+
+    fn prepare(&mut self, process: &Arc<Process<HobbyPlatform>>, entry: u64, len: u64) {
+        let aspace = process.aspace();
+        // SAFETY: a process root (1) under the ASID the crate gave it, with
+        // a flush (2).
+        unsafe { load_ttbr0(aspace.root_table().as_u64(), aspace.asid(), true) };
+        sync_icache_range(aspace, entry, len);
+    }
+
+    fn unload(&mut self) {
+        // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever
+        // named that table (2).
+        unsafe { load_ttbr0(CHURN_BOOT_TTBR0.load(Ordering::Relaxed), 0, true) };
+    }
 }

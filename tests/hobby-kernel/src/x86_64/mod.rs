@@ -3,6 +3,7 @@
 //! (`zx`, `zx_user`), and the console on COM1 (I/O port 0x3f8, 115200 8N1).
 
 mod boot;
+mod churn_user;
 mod cpu;
 mod linux;
 mod paging;
@@ -57,6 +58,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     let mut env = scenario::Env::new(features, pages, lapic);
     scenario::run(&mut report, &mut env);
     zx::run(&mut report, &env.lapic);
+    zx::run_churn(&mut report, &env.lapic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

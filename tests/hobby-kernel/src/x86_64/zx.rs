@@ -7,9 +7,10 @@
 //!   PML4, so the kernel keeps running whatever process root is in CR3.
 //! - TLB shootdown is the local flush (`arch::x86_64::tlb::LocalTlb`): one
 //!   CPU. When the CPU has PCIDs they are turned on and each process runs
-//!   under its own (the crate's ASID); CR3 is always loaded with a
-//!   flushing write, which also covers `LocalFlush::NotLoaded` (a flush of
-//!   a PCID that was not loaded at the time).
+//!   under the PCID the crate gives it (recycled by generation); CR3 is
+//!   always loaded with a flushing write, which also covers
+//!   `LocalFlush::NotLoaded` (a flush of a PCID that was not loaded at the
+//!   time) and a view's `flush` after a rollover.
 //! - `interrupt_thread` has nothing to interrupt: on the one CPU, the
 //!   thread being kicked is the one whose interrupt the kernel is handling.
 //!   It counts the requests, which the scenario checks.
@@ -17,22 +18,24 @@
 //!   in restricted mode ([`HobbyMachine`]).
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use zx_subsystem::arch::Arch;
 use zx_subsystem::arch::x86_64::tlb::LocalTlb;
 use zx_subsystem::arch::x86_64::{UserContext, X86_64, run_user};
 use zx_subsystem::mmu::TlbBatch;
-use zx_subsystem::object::Thread;
+use zx_subsystem::object::{Process, Thread};
 use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap, UserView};
 
 use super::Console;
 use super::cpu::Lapic;
 use super::paging;
-use super::zx_user;
+use super::{churn_user, zx_user};
+use crate::churn::{self, ChurnArch, Start};
 use crate::memory::FRAMES;
 use crate::report::Report;
 use crate::sched::{Machine, StartedQueue, Task, WokenQueue};
@@ -95,6 +98,13 @@ unsafe impl Platform for HobbyPlatform {
         // which QEMU's virtual clock counts as a nanosecond.
         // SAFETY: rdtsc has no memory effect (CR4.TSD is clear in ring 0).
         (unsafe { core::arch::x86_64::_rdtsc() }) as i64
+    }
+
+    fn asid_bits(&self) -> u32 {
+        match FORCED_PCID_BITS.load(Ordering::Relaxed) {
+            0 => X86_64::ASID_BITS,
+            forced => forced,
+        }
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -181,6 +191,10 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
     }
 
     fn load_view(&mut self, view: UserView) {
+        // `view.flush` (identifiers recycled) needs nothing more: every CR3
+        // load here flushes the PCID it loads, so no stale entry of a
+        // recycled PCID survives to be used, and other PCIDs' stale
+        // entries wait for their own load.
         let pcid = if self.pcid { view.asid } else { 0 };
         // SAFETY: every root the crate makes copies the boot PML4's kernel
         // half (1); `pcid` is 0 without PCIDE (2).
@@ -240,4 +254,51 @@ pub fn run(r: &mut Report<Console>, lapic: &Lapic) {
         "zx: process torn down, {} free frames",
         FRAMES.lock().available()
     ));
+}
+
+/// A narrower PCID width than 12 bits a scenario asked for (0: none).
+static FORCED_PCID_BITS: AtomicU32 = AtomicU32::new(0);
+
+/// Runs the identifier-churn scenario ([`churn`]) with 8-bit PCIDs
+/// forced, so that its 1,000 processes roll them over several times: real
+/// PCIDs when the CPU has them (QEMU `-cpu max`); without them the
+/// identifiers are still recycled, and every CR3 load flushes. After
+/// [`run`] (which turned PCIDs on).
+pub fn run_churn(r: &mut Report<Console>, lapic: &Lapic) {
+    let cr4: u64;
+    // SAFETY: reading CR4 has no effect.
+    unsafe { asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags)) };
+    let pcid = cr4 & (1 << 17) != 0;
+    r.note(format_args!(
+        "churn: PCIDs {}",
+        if pcid { "on" } else { "off" }
+    ));
+    FORCED_PCID_BITS.store(8, Ordering::Relaxed);
+    churn::run(
+        HobbyPlatform,
+        churn_user::blob(),
+        &mut HobbyMachine { lapic, pcid },
+        r,
+    );
+    FORCED_PCID_BITS.store(0, Ordering::Relaxed);
+}
+
+impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
+    fn context(&self, entry: u64, start: &Start) -> UserContext {
+        UserContext {
+            rip: entry,
+            rdi: u64::from(start.gate),
+            rsi: start.index,
+            rdx: start.data,
+            rflags: 0x202,
+            ..UserContext::default()
+        }
+    }
+
+    fn prepare(&mut self, _process: &Arc<Process<HobbyPlatform>>, _entry: u64, _len: u64) {}
+
+    fn unload(&mut self) {
+        // SAFETY: the boot PML4 under PCID 0.
+        unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
+    }
 }

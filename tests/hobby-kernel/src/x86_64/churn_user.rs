@@ -1,0 +1,67 @@
+//! The ring-3 program of the identifier-churn scenario on x86_64
+//! (`crate::churn`): position-independent, no stack. Starts with `rdi` =
+//! its gate handle, `rsi` = its index, `rdx` = its data page (the marker,
+//! then room for `observed`).
+
+use zx_subsystem::abi::{ZX_TASK_TERMINATED, ZX_TIME_INFINITE};
+use zx_subsystem::syscall::SyscallNumber as Sys;
+
+use crate::churn::HOST_CHURN;
+
+unsafe extern "C" {
+    static hk_churn_user: u8;
+    static hk_churn_user_len: u64;
+}
+
+/// The program's bytes.
+pub fn blob() -> &'static [u8] {
+    // SAFETY: `hk_churn_user` starts `hk_churn_user_len` bytes of
+    // read-only code in `.rodata`, both defined below.
+    unsafe { core::slice::from_raw_parts(&raw const hk_churn_user, hk_churn_user_len as usize) }
+}
+
+core::arch::global_asm!(
+    ".pushsection .rodata.hk_churn_user, \"a\"",
+    ".balign 16",
+    ".global hk_churn_user",
+    "hk_churn_user:",
+    // The crate keeps every register but rax, rcx and r11 across syscalls.
+    "mov r14, rdi",
+    "mov r15, rsi",
+    "mov rbx, rdx",
+    // 1. Report the marker.
+    "mov rdi, r15",
+    "mov rsi, [rbx]",
+    "mov edx, 1",
+    "xor r10d, r10d",
+    "mov eax, {churn}",
+    "syscall",
+    // 2. Wait for the gate.
+    "mov rdi, r14",
+    "mov esi, {terminated}",
+    "mov rdx, {infinite}",
+    "lea r10, [rbx + 8]",
+    "mov eax, {wait_one}",
+    "syscall",
+    // 3. Report again, with the wait's status.
+    "mov r10, rax",
+    "mov rdi, r15",
+    "mov rsi, [rbx]",
+    "mov edx, 2",
+    "mov eax, {churn}",
+    "syscall",
+    "xor edi, edi",
+    "mov eax, {process_exit}",
+    "syscall",
+    "ud2",
+    "hk_churn_user_end:",
+    ".balign 8",
+    ".global hk_churn_user_len",
+    "hk_churn_user_len: .quad hk_churn_user_end - hk_churn_user",
+    ".popsection",
+    churn = const HOST_CHURN,
+    terminated = const ZX_TASK_TERMINATED,
+    infinite = const ZX_TIME_INFINITE,
+    wait_one = const Sys::ObjectWaitOne as u64,
+    process_exit = const Sys::ProcessExit as u64,
+);
