@@ -132,16 +132,15 @@ impl<P: Platform> Kernel<P> {
     /// [`Outcome`]: crate::Outcome
     pub fn user_view(&self, cpu: usize, thread: &Thread<P>) -> UserView {
         let process = thread.process();
-        if let Some(r) = process.restricted_aspace() {
-            if thread.in_restricted.load(Ordering::SeqCst) {
-                return UserView::new(r.root_table(), r.switch_root(cpu));
-            }
-            if let (Some(root), Some(s)) = (r.unified_root(), r.switch_unified(cpu)) {
-                return UserView::new(root, s);
-            }
-        }
-        let a = process.aspace();
-        UserView::new(a.root_table(), a.switch_root(cpu))
+        let (root, slot) = match process.restricted_aspace() {
+            Some(r) if thread.in_restricted.load(Ordering::SeqCst) => (r.root_table(), r.slot()),
+            Some(r) => match (r.unified_root(), r.unified_slot()) {
+                (Some(root), Some(slot)) => (root, slot),
+                _ => (process.aspace().root_table(), process.aspace().slot()),
+            },
+            None => (process.aspace().root_table(), process.aspace().slot()),
+        };
+        UserView::new(root, self.inner.asids.switch_in(cpu, slot))
     }
 }
 

@@ -58,6 +58,7 @@ use crate::mmu::tlb::{Asid, TlbTarget};
 const ASID_SHIFT: u32 = 16;
 const ASID_MASK: u64 = (1 << ASID_SHIFT) - 1;
 
+#[inline]
 fn asid_of(ctx: u64) -> Asid {
     (ctx & ASID_MASK) as Asid
 }
@@ -235,6 +236,7 @@ impl Asids {
         1 << self.bits
     }
 
+    #[inline]
     fn is_current(&self, ctx: u64) -> bool {
         ctx != 0 && (ctx ^ self.generation.load(Ordering::SeqCst)) >> ASID_SHIFT == 0
     }
@@ -246,21 +248,34 @@ impl Asids {
     /// # Panics
     ///
     /// If `cpu` is not below [`cpus`](Asids::cpus) (a host bug).
+    #[inline]
     pub fn switch_in(&self, cpu: usize, slot: &AsidSlot) -> Switch {
         let active = &self.active[cpu];
         let ctx = slot.ctx.load(Ordering::SeqCst);
         let old = active.load(Ordering::SeqCst);
-        if old != 0
+        // The CPU already runs this context: nothing changes (a rollover
+        // racing with this kept its identifier for this CPU, and the
+        // CPU's flush waits for its next real switch).
+        let fast = old != 0
             && self.is_current(ctx)
-            && active
-                .compare_exchange(old, ctx, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
+            && (old == ctx
+                || active
+                    .compare_exchange(old, ctx, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok());
+        if fast {
             return Switch {
                 asid: asid_of(ctx),
                 flush: false,
             };
         }
+        self.switch_slow(cpu, slot)
+    }
+
+    /// [`switch_in`](Asids::switch_in) under the lock.
+    #[cold]
+    #[inline(never)]
+    fn switch_slow(&self, cpu: usize, slot: &AsidSlot) -> Switch {
+        let active = &self.active[cpu];
         let mut st = self.state.lock();
         let ctx = self.renew(&mut st, slot);
         let flush = core::mem::take(&mut st.flush_pending[cpu]);

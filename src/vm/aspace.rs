@@ -19,7 +19,7 @@ use spin::Mutex;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::mmu::asid::{AsidSlot, Asids, Switch, Tags};
+use crate::mmu::asid::{AsidSlot, Asids, Tags};
 use crate::mmu::flush_tagged;
 use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch, TlbTarget};
 use crate::object::next_koid;
@@ -239,17 +239,17 @@ impl<P: Platform> AddressSpace<P> {
         self.tags.resolve().unwrap_or_else(|| self.tags.nominal())
     }
 
-    /// Switches CPU `cpu` to the root's view: its identifier, and whether
-    /// the CPU must flush first.
-    pub(crate) fn switch_root(&self, cpu: usize) -> Switch {
-        self.asids.switch_in(cpu, &self.slot)
+    /// The identifier slot of the root's view.
+    #[inline]
+    pub(crate) fn slot(&self) -> &AsidSlot {
+        &self.slot
     }
 
-    /// As [`switch_root`](AddressSpace::switch_root), for the unified
-    /// root (restricted regions only).
-    pub(crate) fn switch_unified(&self, cpu: usize) -> Option<Switch> {
-        let slot = self.unified_slot.as_ref()?;
-        Some(self.asids.switch_in(cpu, slot))
+    /// The identifier slot of the unified root's view (restricted regions
+    /// only).
+    #[inline]
+    pub(crate) fn unified_slot(&self) -> Option<&AsidSlot> {
+        self.unified_slot.as_deref()
     }
 
     /// The root page table's physical address (load into CR3 / TTBR0).

@@ -13,7 +13,8 @@
 //! `bench: null_syscall <N> insns/iter, restricted_roundtrip <M> insns/iter,
 //! ratio <R>`. `cargo xtask bench` boots the kernel on each arch for it
 //! ([`hobby_serial`]); `--serial ARCH=FILE` reads a captured boot instead.
-//! If a boot fails, that row is skipped with the reason.
+//! If a boot fails, that row is skipped with the reason. The same boot
+//! gives the address-space switch figures ([`switch`]).
 //!
 //! `cargo xtask test` runs [`test_mode`]: every benchmark once.
 
@@ -25,6 +26,7 @@ use crate::util::{self, Cmd, Failure};
 mod linux;
 mod report;
 mod runner;
+mod switch;
 
 use report::{Figure, Machine, Target, markdown, svg};
 
@@ -108,12 +110,19 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     }
     util::stage("restricted round trip (hobby kernel)");
     let mut restricted = BTreeMap::new();
+    let mut switches = Vec::new();
     for arch in ARCHES {
         let got = match serial.get(arch) {
             Some(file) => std::fs::read_to_string(file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display())),
             None => hobby_serial(arch),
         };
+        switches.push((
+            arch,
+            got.as_ref()
+                .map_err(Clone::clone)
+                .and_then(|out| switch::parse(out).ok_or_else(|| "no `# churn:` line".into())),
+        ));
         let figure = got.and_then(|out| {
             parse_restricted(&out).ok_or_else(|| {
                 "the hobby kernel printed no `bench: null_syscall ... restricted_roundtrip ...` \
@@ -133,6 +142,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     std::fs::create_dir_all(&docs)
         .map_err(|e| Failure::new(format!("cannot create {}: {e}", docs.display())))?;
     let mut table = markdown(&figures, &machine, runs);
+    table.push_str(&switch::markdown(&switches));
     table.push_str(&linux::markdown(&linux));
     write(&docs.join("bench-results.md"), &table)?;
     write(&docs.join("bench-ratios.svg"), &svg(&figures))?;

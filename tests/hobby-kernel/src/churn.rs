@@ -32,9 +32,9 @@ use core::fmt::Write;
 
 use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::Arch;
-use zx_subsystem::object::{KernelObject, Process};
+use zx_subsystem::object::{KernelObject, Process, Thread};
 use zx_subsystem::vm::{Perms, Placement, Vmo};
-use zx_subsystem::{Kernel, PAGE_SIZE, Platform};
+use zx_subsystem::{Kernel, PAGE_SIZE, PhysAddr, Platform};
 
 use crate::report::Report;
 use crate::sched::{self, Host, Machine, Stop, Task};
@@ -70,6 +70,9 @@ pub trait ChurnArch<P: Platform>: Machine<P> {
     fn prepare(&mut self, process: &Arc<Process<P>>, entry: u64, len: u64);
     /// Loads the boot root again: the processes' roots are freed next.
     fn unload(&mut self);
+    /// A counter and how many instructions one tick is under `-icount
+    /// shift=0` (x86_64 `rdtsc`: 1; aarch64 `cntvct_el0`: 16).
+    fn counter(&self) -> (u64, u64);
 }
 
 /// Runs the scenario with `code` (the arch's `churn_user::blob`) on
@@ -95,6 +98,7 @@ pub fn run<P: Platform, W: Write>(
         procs.len() as u64,
         PROCESSES as u64,
     );
+    measure(&kernel, &tasks, machine, r);
     machine.prepare(&procs[0], entry, code.len() as u64);
     let mut host = ChurnHost {
         gate: gate.clone(),
@@ -144,6 +148,61 @@ pub fn run<P: Platform, W: Write>(
 }
 
 /// The gate, the processes, their threads, and where the code is.
+/// Times `Kernel::user_view` (what a switch costs the crate): one thread
+/// again and again (its identifier current: the lock-free path), and every
+/// thread in turn, three rounds (8-bit identifiers: a rollover every 255
+/// switches, its cost spread over them). Before any thread runs; the
+/// generations this adds are in the figure the scenario reports.
+fn measure<P: Platform, W: Write>(
+    kernel: &Kernel<P>,
+    tasks: &[Task<P>],
+    machine: &impl ChurnArch<P>,
+    r: &mut Report<W>,
+) {
+    const SAME: u64 = 10_000;
+    // Tenths of an instruction per switch.
+    let insns = |from: u64, to: u64, n: u64| (to - from) * machine.counter().1 * 10 / n;
+    let first = &tasks[0].thread;
+    let _ = kernel.user_view(0, first);
+    // What the view cost before identifiers were recycled: the same
+    // choice of root, out of line, with the identifier a field next to it.
+    #[inline(never)]
+    fn stored<P: Platform>(thread: &Thread<P>) -> (PhysAddr, u16, bool) {
+        let p = thread.process();
+        let a = p.restricted_aspace().unwrap_or(p.aspace());
+        (a.root_table(), a.range().0 as u16, false)
+    }
+    let t = machine.counter().0;
+    for _ in 0..SAME {
+        core::hint::black_box(stored(core::hint::black_box(first)));
+    }
+    let baseline = insns(t, machine.counter().0, SAME);
+    let t0 = machine.counter().0;
+    for _ in 0..SAME {
+        core::hint::black_box(kernel.user_view(0, core::hint::black_box(first)));
+    }
+    let current = insns(t0, machine.counter().0, SAME);
+    let gen0 = kernel.asids().generation();
+    let t1 = machine.counter().0;
+    for _ in 0..3 {
+        for t in tasks {
+            core::hint::black_box(kernel.user_view(0, core::hint::black_box(&t.thread)));
+        }
+    }
+    let switches = 3 * tasks.len() as u64;
+    let churned = insns(t1, machine.counter().0, switches);
+    let rollovers = kernel.asids().generation() - gen0;
+    r.note(format_args!(
+        "churn: Kernel::user_view, current identifier: {}.{} insns (root and a stored identifier: {}.{}); every process in turn: {}.{} insns/switch ({switches} switches, {rollovers} rollovers)",
+        current / 10,
+        current % 10,
+        baseline / 10,
+        baseline % 10,
+        churned / 10,
+        churned % 10
+    ));
+}
+
 type Built<P> = (Arc<Process<P>>, Vec<Arc<Process<P>>>, Vec<Task<P>>, u64);
 
 fn build<P: Platform>(

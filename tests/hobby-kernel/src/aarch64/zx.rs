@@ -386,6 +386,10 @@ impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
         sync_icache_range(aspace, entry, len);
     }
 
+    fn counter(&self) -> (u64, u64) {
+        (super::cpu::cntvct(), 16)
+    }
+
     fn unload(&mut self) {
         // SAFETY: the kernel uses nothing in TTBR0 (1); ASID 0 only ever
         // named that table (2).

@@ -297,6 +297,11 @@ impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
 
     fn prepare(&mut self, _process: &Arc<Process<HobbyPlatform>>, _entry: u64, _len: u64) {}
 
+    fn counter(&self) -> (u64, u64) {
+        // SAFETY: `rdtsc` only reads the time-stamp counter.
+        (unsafe { core::arch::x86_64::_rdtsc() }, 1)
+    }
+
     fn unload(&mut self) {
         // SAFETY: the boot PML4 under PCID 0.
         unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
