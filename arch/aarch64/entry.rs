@@ -52,7 +52,9 @@
 //!    it is taken again at EL1 (through the kernel handler) as soon as
 //!    `run_user` restores DAIF.
 
-use super::{Aarch64, ExceptionInfo, UserContext};
+#[cfg(any(target_arch = "aarch64", doc))]
+use super::UserContext;
+use super::{Aarch64, ExceptionInfo};
 use crate::trap::{Access, PageFault, Trap};
 
 /// `ESR_EL1.EC` for `svc` from AArch64.
@@ -193,38 +195,25 @@ pub fn user_spsr(spsr: u64) -> u64 {
 /// 4. The EL0-accessible mappings hold nothing the kernel relies on that
 ///    EL0 must not change; `run_user` itself touches no user memory.
 ///
-/// # Panics
-///
-/// On a target that is not aarch64 (the function exists there only so the
-/// crate builds everywhere).
+/// Exists only when compiling for aarch64 (`cfg(target_arch = "aarch64")`; documented everywhere).
+#[cfg(any(target_arch = "aarch64", doc))]
 pub unsafe fn run_user(ctx: &mut UserContext) -> Trap<Aarch64> {
     ctx.spsr = user_spsr(ctx.spsr);
-    #[cfg(target_arch = "aarch64")]
-    {
-        let mut raw = RawTrap::default();
-        // SAFETY: obligations 1-4 are this function's own; `ctx` and `raw`
-        // are valid for writes for the whole call; the SPSR is EL0t with
-        // only user flags, so `eret` cannot reach EL1 (AArch32 EL0 only
-        // for a state the crate validated against `Platform::aarch32`).
-        unsafe { super::entry_asm::enter_user(ctx, &mut raw) };
-        raw.decode()
-    }
-    #[cfg(not(target_arch = "aarch64"))]
-    panic!("aarch64::run_user called on another architecture");
+    let mut raw = RawTrap::default();
+    // SAFETY: obligations 1-4 are this function's own; `ctx` and `raw`
+    // are valid for writes for the whole call; the SPSR is EL0t with
+    // only user flags, so `eret` cannot reach EL1 (AArch32 EL0 only
+    // for a state the crate validated against `Platform::aarch32`).
+    unsafe { super::entry_asm::enter_user(ctx, &mut raw) };
+    raw.decode()
 }
 
 /// The address to write to `VBAR_EL1` (2 KiB aligned).
 ///
-/// # Panics
-///
-/// On a target that is not aarch64.
+/// Exists only when compiling for aarch64 (`cfg(target_arch = "aarch64")`; documented everywhere).
+#[cfg(any(target_arch = "aarch64", doc))]
 pub fn vector_table_addr() -> u64 {
-    #[cfg(target_arch = "aarch64")]
-    {
-        super::entry_asm::vectors as *const () as u64
-    }
-    #[cfg(not(target_arch = "aarch64"))]
-    panic!("aarch64::vector_table_addr called on another architecture");
+    super::entry_asm::vectors as *const () as u64
 }
 
 /// The function the vector table calls for exceptions taken at EL1 (and
@@ -405,6 +394,7 @@ mod tests {
 
     #[test]
     fn layouts_the_assembly_relies_on() {
+        use super::super::UserContext;
         assert_eq!(offset_of!(UserContext, x), 0);
         assert_eq!(offset_of!(UserContext, sp), 248);
         assert_eq!(offset_of!(UserContext, pc), 256);

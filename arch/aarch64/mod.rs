@@ -17,7 +17,9 @@ pub mod restricted;
 pub mod tlb;
 
 pub use context::{FpState, UserContext};
-pub use entry::{KernelFrame, run_user, set_kernel_trap_handler, vector_table_addr};
+pub use entry::{KernelFrame, set_kernel_trap_handler};
+#[cfg(any(target_arch = "aarch64", doc))]
+pub use entry::{run_user, vector_table_addr};
 pub use paging::Aarch64Paging;
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_arm64_t};

@@ -273,6 +273,10 @@ pub(super) fn return_path(ctx: &UserContext) -> ReturnPath {
 /// cannot be loaded: a non-canonical `rip`, FS base or GS base would fault
 /// in ring 0 (in `iretq` or `wrmsr`), so it is reported as the `#GP` ring 3
 /// would have taken had it jumped there itself.
+#[cfg_attr(
+    not(target_arch = "x86_64"),
+    allow(dead_code, reason = "its caller, run_user, is x86_64-only")
+)]
 pub(super) fn refuse(ctx: &UserContext) -> Option<Trap<X86_64>> {
     if is_canonical(ctx.rip) && is_canonical(ctx.fs_base) && is_canonical(ctx.gs_base) {
         None
@@ -316,30 +320,23 @@ pub(super) fn refuse(ctx: &UserContext) -> Option<Trap<X86_64>> {
 ///    relies on that ring 3 must not change; `run_user` itself touches no
 ///    user memory.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64 (the function exists there only so the
-/// crate builds everywhere).
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub unsafe fn run_user(ctx: &mut UserContext) -> Trap<X86_64> {
     ctx.rflags = user_rflags(ctx.rflags);
     if let Some(trap) = refuse(ctx) {
         return trap;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        let path = return_path(ctx);
-        let mut raw = RawTrap::default();
-        // SAFETY: obligations 1-4 are this function's own, which the caller
-        // discharges; `ctx` and `raw` are valid for writes for the whole
-        // call; `ctx.rip`, FS and GS base are canonical (checked just
-        // above) so neither `iretq` nor the base writes can fault in ring 0,
-        // and `path` picks `sysretq` only for a canonical user `rip` with
-        // `rcx`/`r11` equal to `rip`/RFLAGS.
-        unsafe { super::entry_asm::enter_user(ctx, &mut raw, path) };
-        raw.decode()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("x86_64::run_user called on another architecture");
+    let path = return_path(ctx);
+    let mut raw = RawTrap::default();
+    // SAFETY: obligations 1-4 are this function's own, which the caller
+    // discharges; `ctx` and `raw` are valid for writes for the whole
+    // call; `ctx.rip`, FS and GS base are canonical (checked just
+    // above) so neither `iretq` nor the base writes can fault in ring 0,
+    // and `path` picks `sysretq` only for a canonical user `rip` with
+    // `rcx`/`r11` equal to `rip`/RFLAGS.
+    unsafe { super::entry_asm::enter_user(ctx, &mut raw, path) };
+    raw.decode()
 }
 
 /// Points `IA32_GS_BASE` at `per_cpu` and clears `IA32_KERNEL_GS_BASE`.
@@ -350,22 +347,13 @@ pub unsafe fn run_user(ctx: &mut UserContext) -> Trap<X86_64> {
 ///    `run_user` on this CPU, and not while anything on this CPU uses GS.
 /// 2. `per_cpu` is this CPU's block, and [`PerCpu::init`] has run on it.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64.
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub unsafe fn install_per_cpu(per_cpu: &'static PerCpu) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use x86_64::registers::model_specific::{GsBase, KernelGsBase};
-        let addr = x86_64::VirtAddr::new(per_cpu as *const PerCpu as u64);
-        GsBase::write(addr);
-        KernelGsBase::write(x86_64::VirtAddr::zero());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = per_cpu;
-        panic!("x86_64::install_per_cpu called on another architecture");
-    }
+    use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+    let addr = x86_64::VirtAddr::new(per_cpu as *const PerCpu as u64);
+    GsBase::write(addr);
+    KernelGsBase::write(x86_64::VirtAddr::zero());
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(any(target_arch = "x86_64", doc))]
 use super::syscall::KERNEL_CS;
 
 /// The function the stubs call for traps they do not return to `run_user`.
@@ -143,20 +144,11 @@ impl IdtGate {
 
 /// The address of the crate's stub for `vector`.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64 (there are no stubs there).
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub fn trap_stub_addr(vector: u8) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::entry_asm::trap_stubs as *const () as u64
-            + u64::from(vector) * super::entry_asm::STUB_SIZE
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = vector;
-        panic!("x86_64::trap_stub_addr called on another architecture");
-    }
+    super::entry_asm::trap_stubs as *const () as u64
+        + u64::from(vector) * super::entry_asm::STUB_SIZE
 }
 
 /// Fills all 256 gates with the crate's stubs, in [`KERNEL_CS`].
@@ -166,9 +158,9 @@ pub fn trap_stub_addr(vector: u8) -> u64 {
 /// `int3` from ring 3 (DPL 3), as in Zircon; every other gate has DPL 0, so
 /// `int n` from ring 3 raises `#GP` instead.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64.
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`;
+/// documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub fn fill_idt(idt: &mut [IdtGate; 256], ist: impl Fn(u8) -> u8) {
     for (vector, gate) in (0..=255u8).zip(idt.iter_mut()) {
         let dpl = if vector == 3 { 3 } else { 0 };

@@ -19,9 +19,14 @@ pub mod syscall;
 pub mod tlb;
 
 pub use context::UserContext;
-pub use entry::{BaseAccess, PerCpu, install_per_cpu, run_user};
-pub use idt::{IdtGate, KernelFrame, fill_idt, set_kernel_trap_handler};
+pub use entry::{BaseAccess, PerCpu};
+#[cfg(any(target_arch = "x86_64", doc))]
+pub use entry::{install_per_cpu, run_user};
+#[cfg(any(target_arch = "x86_64", doc))]
+pub use idt::fill_idt;
+pub use idt::{IdtGate, KernelFrame, set_kernel_trap_handler};
 pub use paging::X86_64Paging;
+#[cfg(any(target_arch = "x86_64", doc))]
 pub use syscall::{init_syscall_msrs, syscall_entry_addr};
 
 use crate::abi::{zx_exception_report_t, zx_restricted_state_x86_64_t};

@@ -54,18 +54,10 @@ pub const GDT_LAYOUT: [u64; 5] = [
 
 /// The address to put in `IA32_LSTAR`.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64 (the entry code exists only there).
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub fn syscall_entry_addr() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::entry_asm::syscall_entry as *const () as u64
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        panic!("x86_64::syscall_entry_addr called on another architecture");
-    }
+    super::entry_asm::syscall_entry as *const () as u64
 }
 
 /// Sets `EFER.SCE` and writes `STAR`, `LSTAR` and `SFMASK` on this CPU.
@@ -75,27 +67,21 @@ pub fn syscall_entry_addr() -> u64 {
 /// 1. Called in ring 0, with the GDT already laid out as [`GDT_LAYOUT`].
 /// 2. Nothing on this CPU relies on other values in these MSRs.
 ///
-/// # Panics
-///
-/// On a target that is not x86_64.
+/// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
+#[cfg(any(target_arch = "x86_64", doc))]
 pub unsafe fn init_syscall_msrs() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use x86_64::registers::model_specific::Msr;
-        let mut efer = Msr::new(MSR_EFER);
-        // SAFETY: obligation 1 (ring 0, GDT as STAR expects) makes enabling
-        // `syscall` and pointing it at the crate's entry sound; obligation 2
-        // says no one else owns these MSRs.
-        unsafe {
-            let v = efer.read();
-            efer.write(v | EFER_SCE);
-            Msr::new(MSR_STAR).write(STAR);
-            Msr::new(MSR_LSTAR).write(syscall_entry_addr());
-            Msr::new(MSR_FMASK).write(SFMASK);
-        }
+    use x86_64::registers::model_specific::Msr;
+    let mut efer = Msr::new(MSR_EFER);
+    // SAFETY: obligation 1 (ring 0, GDT as STAR expects) makes enabling
+    // `syscall` and pointing it at the crate's entry sound; obligation 2
+    // says no one else owns these MSRs.
+    unsafe {
+        let v = efer.read();
+        efer.write(v | EFER_SCE);
+        Msr::new(MSR_STAR).write(STAR);
+        Msr::new(MSR_LSTAR).write(syscall_entry_addr());
+        Msr::new(MSR_FMASK).write(SFMASK);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("x86_64::init_syscall_msrs called on another architecture");
 }
 
 #[cfg(test)]
