@@ -66,7 +66,7 @@ impl<A: Arch> Machine<A> {
     }
 
     fn map_page_at(&self, process: &Arc<Process<Sim<A>>>, at: Placement) -> u64 {
-        let vmo = Vmo::create(&self.sim, PAGE_SIZE, false).expect("vmo");
+        let vmo = Vmo::create(&self.sim, PAGE_SIZE).expect("vmo");
         process
             .root_vmar()
             .map(at, &vmo, 0, PAGE_SIZE, Perms::READ | Perms::WRITE)

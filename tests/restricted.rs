@@ -93,7 +93,7 @@ where
     }
 
     fn with_env(env: Env<A>) -> Self {
-        let code_vmo = Vmo::create(&env.sim, 4 * PAGE_SIZE, false).unwrap();
+        let code_vmo = Vmo::create(&env.sim, 4 * PAGE_SIZE).unwrap();
         let code = env
             .process
             .root_vmar()

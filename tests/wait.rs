@@ -397,7 +397,7 @@ fn task_kill_rules<A: SimArch>() {
     let mut tb = w.host.task(&blocked);
     let cw = w.env.out(30);
     let cmap = child.root_vmar();
-    let cvmo = zx_subsystem::vm::Vmo::create(&w.env.sim, PAGE_SIZE, false).unwrap();
+    let cvmo = zx_subsystem::vm::Vmo::create(&w.env.sim, PAGE_SIZE).unwrap();
     let caddr = cmap
         .map(
             zx_subsystem::vm::Placement::ANYWHERE,

@@ -53,7 +53,7 @@ impl<A: Arch> Env<A> {
                 Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,
             )
             .expect("root VMAR handle");
-        let vmo = Vmo::create(&sim, PAGE_SIZE, false).expect("scratch VMO");
+        let vmo = Vmo::create(&sim, PAGE_SIZE).expect("scratch VMO");
         let scratch = process
             .root_vmar()
             .map(

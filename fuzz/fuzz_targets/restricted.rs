@@ -283,7 +283,7 @@ impl<A: Layout> Bench<A> {
         let job = kernel.root_job().create_child().unwrap();
         let process = kernel.create_process(&job).unwrap();
         let thread = process.create_thread(9).unwrap();
-        let vmo = Vmo::create(&sim, 2 * PAGE_SIZE, false).unwrap();
+        let vmo = Vmo::create(&sim, 2 * PAGE_SIZE).unwrap();
         let scratch = process
             .root_vmar()
             .map(

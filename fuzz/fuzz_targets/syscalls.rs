@@ -181,7 +181,7 @@ fn run<A: SimArch>(input: &Input) {
     };
     let thread = process.create_thread(1).expect("thread");
     let root = process.root_vmar();
-    let scratch_vmo = Vmo::create(&sim, SCRATCH_PAGES * PAGE_SIZE, false).expect("vmo");
+    let scratch_vmo = Vmo::create(&sim, SCRATCH_PAGES * PAGE_SIZE).expect("vmo");
     let scratch = root
         .map(
             Placement::ANYWHERE,
@@ -193,11 +193,11 @@ fn run<A: SimArch>(input: &Input) {
         .expect("scratch");
     // Data and a read-only page where the restricted region is, if any.
     let data_vmar = process.restricted_vmar().unwrap_or(root);
-    let ro_vmo = Vmo::create(&sim, PAGE_SIZE, false).expect("vmo");
+    let ro_vmo = Vmo::create(&sim, PAGE_SIZE).expect("vmo");
     let ro = data_vmar
         .map(Placement::ANYWHERE, &ro_vmo, 0, PAGE_SIZE, Perms::READ)
         .expect("ro");
-    let data_vmo = Vmo::create(&sim, 8 * PAGE_SIZE, true).expect("vmo");
+    let data_vmo = Vmo::create_resizable(&sim, 8 * PAGE_SIZE).expect("vmo");
     let data = data_vmar
         .map(
             Placement::ANYWHERE,

@@ -13,6 +13,7 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::object::ObjectKind;
 use crate::platform::{PAGE_SIZE, Platform};
+use crate::vm::MapRequest;
 use crate::vm::UserMemory;
 use crate::vm::{ChildKind, OpChildren, Perms, Placement, Vmar, Vmo, is_page_aligned};
 
@@ -59,7 +60,12 @@ pub(super) fn vmo_create<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         return Err(Error::NotSupported("discardable and unbounded VMOs"));
     }
     let resizable = options & ZX_VMO_RESIZABLE != 0;
-    let vmo = Vmo::create(call.kernel.platform(), size, resizable)?;
+    let platform = call.kernel.platform();
+    let vmo = if resizable {
+        Vmo::create_resizable(platform, size)?
+    } else {
+        Vmo::create(platform, size)?
+    };
     let mut rights = Rights::DEFAULT_VMO;
     if resizable {
         rights |= Rights::RESIZE;
@@ -395,17 +401,13 @@ pub(super) fn vmar_map<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         .ok_or(Error::OutOfRange("VMO offset + length overflows"))?;
     let place = placement(&vmar, options, vmar_offset)?;
     let aspace = vmar.aspace().clone();
-    let base = aspace.map(
-        vmar.region(),
-        place,
-        options.contains(VmOptions::SPECIFIC_OVERWRITE),
-        vmo,
-        vmo_offset,
-        len,
-        perms,
+    let request = MapRequest {
         max,
+        overwrite: options.contains(VmOptions::SPECIFIC_OVERWRITE),
         map_range,
-    )?;
+        ..MapRequest::new(vmo, vmo_offset, len, perms)
+    };
+    let base = aspace.map(vmar.region(), place, request)?;
     if let Err(e) = UserOut::<u64>::new(call.args[6]).write(&process, &base) {
         let _ = aspace.unmap(vmar.region(), base, len, crate::vm::Reach::MappingsOnly);
         return Err(e);

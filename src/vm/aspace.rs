@@ -26,6 +26,8 @@ use crate::object::next_koid;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 use crate::trap::Access;
 
+use super::placement::MapRequest;
+pub use super::placement::Placement;
 use super::region::{Child, Mapping, ProtRanges, Region, Tree};
 use super::slab::{Slab, SlabId};
 use super::unmap::Reach;
@@ -368,8 +370,8 @@ impl<P: Platform> AddressSpace<P> {
         Ok((id, base, koid))
     }
 
-    /// Maps `len` bytes of `vmo` from `vmo_offset` with `perms`, at most
-    /// `max`; returns the address.
+    /// Maps what `req` asks at `placement` in region `region_id`; returns
+    /// the address.
     ///
     /// # Errors
     ///
@@ -377,19 +379,21 @@ impl<P: Platform> AddressSpace<P> {
     /// region's `CAN_MAP_*`), then the placement's errors (see
     /// [`Placement`]; `SPECIFIC_OVERWRITE` as `SPECIFIC`, and a sub-VMAR in
     /// the range is `INVALID_ARGS`), `NO_MEMORY`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn map(
         &self,
         region_id: SlabId,
         placement: Placement,
-        overwrite: bool,
-        vmo: Arc<Vmo<P>>,
-        vmo_offset: u64,
-        len: u64,
-        perms: Perms,
-        max: Perms,
-        map_range: bool,
+        req: MapRequest<P>,
     ) -> Result<u64> {
+        let MapRequest {
+            vmo,
+            vmo_offset,
+            len,
+            perms,
+            max,
+            overwrite,
+            map_range,
+        } = req;
         let mut tree = self.tree.lock();
         let region = tree.region(region_id)?;
         if len == 0 {
@@ -521,120 +525,6 @@ impl<P: Platform> AddressSpace<P> {
         drop(tree);
         self.flush(batch);
         result
-    }
-}
-
-/// Where a new region or mapping goes.
-///
-/// Errors of the placement, in Zircon's order (`CreateSubVmarInner`): a
-/// specific offset or an upper limit not page aligned is `INVALID_ARGS`; a
-/// specific or upper-limit placement in a VMAR without `CAN_MAP_SPECIFIC` is
-/// `ACCESS_DENIED`; a range outside the VMAR (for an upper limit: a limit
-/// beyond the VMAR or below the size) or a base not aligned as asked is
-/// `INVALID_ARGS`; an occupied range is `ALREADY_EXISTS`; no room for a
-/// non-specific placement is `NO_RESOURCES`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
-    /// At this offset from the region's base (`ZX_VM_SPECIFIC`); the base
-    /// must be a multiple of `align`.
-    Specific {
-        /// Offset from the VMAR's base.
-        offset: u64,
-        /// Required alignment (a power of two, at least a page).
-        align: u64,
-    },
-    /// Anywhere, aligned to `align`, ending at most `limit` bytes past the
-    /// region's base (`u64::MAX` for no limit). For the host: the VMAR's
-    /// `CAN_MAP_SPECIFIC` is not needed.
-    Anywhere {
-        /// Alignment in bytes (a power of two).
-        align: u64,
-        /// Upper limit, as an offset from the region's base.
-        limit: u64,
-    },
-    /// `ZX_VM_OFFSET_IS_UPPER_LIMIT` from user space: anywhere, aligned to
-    /// `align`, ending at most `limit` bytes past the region's base. Like
-    /// `SPECIFIC`, it needs the VMAR's `CAN_MAP_SPECIFIC`; `limit` must be
-    /// page aligned, inside the VMAR and at least the size.
-    UpperLimit {
-        /// Alignment in bytes (a power of two).
-        align: u64,
-        /// Upper limit, as an offset from the region's base.
-        limit: u64,
-    },
-}
-
-impl Placement {
-    /// Anywhere, page aligned.
-    pub const ANYWHERE: Placement = Placement::Anywhere {
-        align: PAGE_SIZE,
-        limit: u64::MAX,
-    };
-
-    /// At `offset`, page aligned.
-    pub const fn at(offset: u64) -> Placement {
-        Placement::Specific {
-            offset,
-            align: PAGE_SIZE,
-        }
-    }
-}
-
-impl<P: Platform> Tree<P> {
-    /// The absolute base for a specific placement.
-    fn specific_base(&self, region: &Region, offset: u64, len: u64, align: u64) -> Result<u64> {
-        if !is_page_aligned(offset) {
-            return Err(Error::InvalidArgs("offset not page aligned"));
-        }
-        if offset >= region.size || len > region.size - offset {
-            return Err(Error::InvalidArgs("range outside the VMAR"));
-        }
-        let base = region.base + offset;
-        if !base.is_multiple_of(align.max(PAGE_SIZE)) {
-            return Err(Error::InvalidArgs("base not aligned as asked"));
-        }
-        Ok(base)
-    }
-
-    /// Chooses the base for `len` bytes in `region`.
-    fn place(&self, region: &Region, placement: Placement, len: u64) -> Result<u64> {
-        match placement {
-            Placement::Specific { offset, align } => {
-                if !is_page_aligned(offset) {
-                    return Err(Error::InvalidArgs("offset not page aligned"));
-                }
-                if !region.can_map_specific {
-                    return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
-                }
-                let base = self.specific_base(region, offset, len, align)?;
-                if !self.is_free(region, base, base + len) {
-                    return Err(Error::AlreadyExists("range already in use"));
-                }
-                Ok(base)
-            }
-            Placement::UpperLimit { align, limit } => {
-                if !is_page_aligned(limit) {
-                    return Err(Error::InvalidArgs("upper limit not page aligned"));
-                }
-                if !region.can_map_specific {
-                    return Err(Error::AccessDenied("VMAR lacks CAN_MAP_SPECIFIC"));
-                }
-                if limit > region.size || len > limit {
-                    return Err(Error::InvalidArgs(
-                        "upper limit outside the VMAR or below the size",
-                    ));
-                }
-                self.place(region, Placement::Anywhere { align, limit }, len)
-            }
-            Placement::Anywhere { align, limit } => {
-                let align = align.max(PAGE_SIZE);
-                let end = region.base.saturating_add(limit).min(region.end());
-                self.find_spot(region, len, align)
-                    .filter(|b| b.checked_add(len).is_some_and(|e| e <= end))
-                    .or_else(|| self.find_spot_below(region, len, align, end))
-                    .ok_or(Error::NoResources("no room in the VMAR"))
-            }
-        }
     }
 }
 

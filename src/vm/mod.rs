@@ -8,6 +8,7 @@
 //! - [`aspace`]: [`AddressSpace`]: allocate, map, page faults; `unmap`:
 //!   unmap, destroy, user copies; `write_protect`: taking `WRITE` from the
 //!   translations of frames a snapshot made shared.
+//! - `placement`: where a new VMAR or mapping goes ([`Placement`]).
 //! - [`protect`]: `zx_vmar_protect`'s check and apply passes.
 //! - [`vmar`]: the [`Vmar`] handle object.
 //! - [`inspect`]: a read-only snapshot of the VMAR tree.
@@ -17,6 +18,7 @@
 
 pub mod aspace;
 pub mod inspect;
+mod placement;
 pub mod protect;
 pub mod region;
 mod slab;
@@ -29,6 +31,7 @@ mod vmo_tree;
 mod write_protect;
 
 pub use aspace::{AddressSpace, AspaceKind, Placement};
+pub(crate) use placement::MapRequest;
 pub use protect::OpChildren;
 pub(crate) use unmap::Reach;
 pub use vmar::Vmar;

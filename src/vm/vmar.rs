@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::platform::Platform;
 
 use super::aspace::{AddressSpace, Placement};
+use super::placement::MapRequest;
 use super::slab::SlabId;
 use super::vmo::Vmo;
 use super::{Perms, Reach, round_up_len};
@@ -79,13 +80,7 @@ impl<P: Platform> Vmar<P> {
         self.aspace.map(
             self.region,
             placement,
-            false,
-            vmo.clone(),
-            vmo_offset,
-            len,
-            perms,
-            Perms::all(),
-            false,
+            MapRequest::new(vmo.clone(), vmo_offset, len, perms),
         )
     }
 

@@ -98,14 +98,25 @@ pub struct Vmo<P: Platform> {
 }
 
 impl<P: Platform> Vmo<P> {
-    /// Creates a zero-filled VMO of `size` bytes (rounded up to pages).
+    /// Creates a zero-filled VMO of `size` bytes (rounded up to pages),
+    /// whose size is fixed (`zx_vmo_create(size, 0)`).
     ///
     /// # Errors
     ///
     /// `OUT_OF_RANGE` if the size is larger than [`MAX_VMO_SIZE`];
     /// `NO_MEMORY` if an allocation fails.
-    pub fn create(platform: &P, size: u64, resizable: bool) -> Result<Arc<Vmo<P>>> {
-        Self::create_root(platform, size, resizable, false)
+    pub fn create(platform: &P, size: u64) -> Result<Arc<Vmo<P>>> {
+        Self::create_root(platform, size, false, false)
+    }
+
+    /// As [`create`](Vmo::create), for a VMO whose size
+    /// [`set_size`](Vmo::set_size) may change (`ZX_VMO_RESIZABLE`).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Vmo::create).
+    pub fn create_resizable(platform: &P, size: u64) -> Result<Arc<Vmo<P>>> {
+        Self::create_root(platform, size, true, false)
     }
 
     fn create_root(platform: &P, size: u64, resizable: bool, pinned: bool) -> Result<Arc<Vmo<P>>> {

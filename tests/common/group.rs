@@ -59,7 +59,7 @@ impl<A: SimArch> Group<A> {
                 ROOT_VMAR_RIGHTS,
             )
             .expect("vmar handle");
-        let vmo = Vmo::create(&sim, 4 * PAGE_SIZE, false).expect("scratch");
+        let vmo = Vmo::create(&sim, 4 * PAGE_SIZE).expect("scratch");
         let scratch = proto
             .root_vmar()
             .map(
@@ -163,7 +163,7 @@ impl<A: SimArch> Group<A> {
     /// A new one-page VMO mapped read + execute into `vmar` by the host
     /// (user VMO handles carry no `EXECUTE` right); returns the address.
     pub fn map_code(&self, vmar: &zx_subsystem::vm::Vmar<Sim<A>>) -> u64 {
-        let vmo = Vmo::create(&self.sim, PAGE_SIZE, false).expect("code vmo");
+        let vmo = Vmo::create(&self.sim, PAGE_SIZE).expect("code vmo");
         vmar.map(
             Placement::ANYWHERE,
             &vmo,

@@ -87,7 +87,7 @@ impl<A: Arch> Env<A> {
                 Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,
             )
             .expect("root vmar handle");
-        let vmo = Vmo::create(&sim, SCRATCH_PAGES * PAGE_SIZE, false).expect("scratch vmo");
+        let vmo = Vmo::create(&sim, SCRATCH_PAGES * PAGE_SIZE).expect("scratch vmo");
         let scratch = process
             .root_vmar()
             .map(

@@ -214,7 +214,7 @@ fn build<P: Platform>(
     let job = kernel.root_job();
     let gate = kernel.create_process(job)?;
     let code_len = (code.len() as u64).next_multiple_of(PAGE_SIZE);
-    let code_vmo = Vmo::create(platform, code_len, false)?;
+    let code_vmo = Vmo::create(platform, code_len)?;
     code_vmo.write(0, code)?;
     let mut procs = Vec::with_capacity(PROCESSES);
     let mut tasks = Vec::with_capacity(PROCESSES);
@@ -229,7 +229,7 @@ fn build<P: Platform>(
             code_len,
             Perms::READ | Perms::EXECUTE,
         )?;
-        let data_vmo = Vmo::create(platform, PAGE_SIZE, false)?;
+        let data_vmo = Vmo::create(platform, PAGE_SIZE)?;
         data_vmo.write(0, &marker(index).to_ne_bytes())?;
         let data = vmar.map(
             Placement::ANYWHERE,

@@ -207,7 +207,7 @@ impl<P: Platform> Program<P> {
         let thread = process.create_thread(1)?;
         let kicker = process.create_thread(2)?;
         let code_len = (code.len() as u64).next_multiple_of(PAGE_SIZE);
-        let code_vmo = Vmo::create(&platform, code_len, false)?;
+        let code_vmo = Vmo::create(&platform, code_len)?;
         code_vmo.write(0, code)?;
         let vmar = process.root_vmar();
         let entry = vmar.map(
@@ -217,7 +217,7 @@ impl<P: Platform> Program<P> {
             code_len,
             Perms::READ | Perms::EXECUTE,
         )?;
-        let stack = Vmo::create(&platform, abi::STACK_SIZE, false)?;
+        let stack = Vmo::create(&platform, abi::STACK_SIZE)?;
         let stack_base = vmar.map(
             Placement::ANYWHERE,
             &stack,

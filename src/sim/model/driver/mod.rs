@@ -290,7 +290,7 @@ impl<A: Arch> Harness<A> {
                 )
             }
         };
-        let vmo = Vmo::create(&sim, PAGE_SIZE, false).expect("scratch vmo");
+        let vmo = Vmo::create(&sim, PAGE_SIZE).expect("scratch vmo");
         let scratch = process
             .root_vmar()
             .map(

@@ -160,7 +160,7 @@ pub fn load<P: Platform>(
         if start < shared_base + layout::IMAGE || end > shared_base + layout::IMAGE_END {
             return Err(LoadError::BadRunner);
         }
-        let vmo = Vmo::create(platform, end - start, false)?;
+        let vmo = Vmo::create(platform, end - start)?;
         vmo.write(vaddr - start, bytes)?;
         let mut perms = Perms::READ;
         if flags & 2 != 0 {
@@ -185,7 +185,7 @@ pub fn load<P: Platform>(
     if archive_len > (1 << 30) {
         return Err(LoadError::TooBig);
     }
-    let archive = Vmo::create(platform, archive_len, false)?;
+    let archive = Vmo::create(platform, archive_len)?;
     archive.write(0, blob.archive)?;
     let archive_addr = vmar.map(at(layout::ARCHIVE), &archive, 0, archive_len, Perms::READ)?;
     let archive_handle = process.add_handle(
@@ -198,10 +198,10 @@ pub fn load<P: Platform>(
     if argv_len > layout::STACK - layout::ARGV {
         return Err(LoadError::TooBig);
     }
-    let argv = Vmo::create(platform, argv_len, false)?;
+    let argv = Vmo::create(platform, argv_len)?;
     argv.write(0, blob.argv)?;
     let argv_addr = vmar.map(at(layout::ARGV), &argv, 0, argv_len, Perms::READ)?;
-    let stack = Vmo::create(platform, layout::STACK_SIZE, false)?;
+    let stack = Vmo::create(platform, layout::STACK_SIZE)?;
     let stack_base = vmar.map(
         at(layout::STACK),
         &stack,
@@ -235,7 +235,7 @@ pub fn load<P: Platform>(
         stack_base,
         stack_top: stack_base + layout::STACK_SIZE,
     };
-    let page = Vmo::create(platform, PAGE_SIZE, false)?;
+    let page = Vmo::create(platform, PAGE_SIZE)?;
     // SAFETY: `LinuxBoot` is repr(C) of integers without padding; reading
     // its bytes is reading initialized memory.
     let bytes = unsafe {
