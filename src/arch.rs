@@ -76,8 +76,10 @@ pub trait Arch: Sized + Send + Sync + Debug + 'static {
     /// [`PageTable`](crate::mmu::PageTable) walks.
     type Paging: PageTableFormat;
 
-    /// Every user register the trap path saves and restores.
-    type UserContext: Clone + Default + Debug + PartialEq + Send + Sync;
+    /// Every user register the trap path saves and restores ([`UserRegs`](crate::UserRegs)
+    /// names the program counter, stack pointer, arguments and return value
+    /// on both).
+    type UserContext: Clone + Default + Debug + PartialEq + Send + Sync + crate::UserRegs;
 
     /// The architectural details of a fault or exception, as the trap path
     /// reads them (x86_64: vector, error code, CR2; aarch64: ESR, FAR).

@@ -28,6 +28,7 @@ pub mod mmu;
 pub mod object;
 mod outcome;
 pub mod platform;
+mod regs;
 pub mod restricted;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -44,4 +45,5 @@ pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use outcome::{ExitReason, Outcome, UserView};
 pub use platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
+pub use regs::UserRegs;
 pub use trap::{Access, PageFault, Trap};

@@ -350,10 +350,10 @@ pub unsafe fn run_user(ctx: &mut UserContext) -> Trap<X86_64> {
 /// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
 #[cfg(any(target_arch = "x86_64", doc))]
 pub unsafe fn install_per_cpu(per_cpu: &'static PerCpu) {
-    use x86_64::registers::model_specific::{GsBase, KernelGsBase};
-    let addr = x86_64::VirtAddr::new(per_cpu as *const PerCpu as u64);
+    use ::x86_64::registers::model_specific::{GsBase, KernelGsBase};
+    let addr = ::x86_64::VirtAddr::new(per_cpu as *const PerCpu as u64);
     GsBase::write(addr);
-    KernelGsBase::write(x86_64::VirtAddr::zero());
+    KernelGsBase::write(::x86_64::VirtAddr::zero());
 }
 
 #[cfg(test)]

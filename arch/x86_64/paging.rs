@@ -18,7 +18,7 @@
 //! [`split_first`](PageTableFormat::split_first). Leaves are never global
 //! (G, bit 8): a user table's translations are tagged with its PCID.
 
-use x86_64::structures::paging::PageTableFlags as F;
+use ::x86_64::structures::paging::PageTableFlags as F;
 
 use crate::mmu::flags::MmuFlags;
 use crate::mmu::format::{EntryKind, LeafUpdate, PageTableFormat, SplitStyle};

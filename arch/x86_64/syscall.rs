@@ -70,7 +70,7 @@ pub fn syscall_entry_addr() -> u64 {
 /// Exists only when compiling for x86_64 (`cfg(target_arch = "x86_64")`; documented everywhere).
 #[cfg(any(target_arch = "x86_64", doc))]
 pub unsafe fn init_syscall_msrs() {
-    use x86_64::registers::model_specific::Msr;
+    use ::x86_64::registers::model_specific::Msr;
     let mut efer = Msr::new(MSR_EFER);
     // SAFETY: obligation 1 (ring 0, GDT as STAR expects) makes enabling
     // `syscall` and pointing it at the crate's entry sound; obligation 2

@@ -25,11 +25,11 @@
 //! and CPU-feature requirements, whose violation raises `#GP`/`#UD`.
 
 #[cfg(all(target_arch = "x86_64", not(test)))]
-use x86_64::VirtAddr;
+use ::x86_64::VirtAddr;
 #[cfg(all(target_arch = "x86_64", not(test)))]
-use x86_64::instructions::tlb::{self as insn, InvPcidCommand, Pcid};
+use ::x86_64::instructions::tlb::{self as insn, InvPcidCommand, Pcid};
 #[cfg(all(target_arch = "x86_64", not(test)))]
-use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
+use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 
 #[cfg(all(target_arch = "x86_64", not(test)))]
 use crate::mmu::{Asid, TlbBatch, TlbScope};

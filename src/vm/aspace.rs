@@ -21,7 +21,9 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::mmu::asid::{AsidSlot, Asids, Tags};
 use crate::mmu::flush_tagged;
-use crate::mmu::{Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch, TlbTarget};
+use crate::mmu::{
+    Asid, FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch, TlbTarget, Translation,
+};
 use crate::object::next_koid;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 use crate::trap::Access;
@@ -252,6 +254,43 @@ impl<P: Platform> AddressSpace<P> {
     #[inline]
     pub(crate) fn unified_slot(&self) -> Option<&AsidSlot> {
         self.unified_slot.as_deref()
+    }
+
+    /// What the page tables translate `va` to now: the frame, the
+    /// permissions the leaf grants and its size; `None` when nothing is
+    /// mapped there (a page never touched, or outside this space). For
+    /// host kernels and debuggers: it takes the page-table lock, never
+    /// faults anything in, and says nothing about what a CPU may still
+    /// cache (flushes are the crate's business).
+    ///
+    /// ```
+    /// use zx_subsystem::Kernel;
+    /// use zx_subsystem::arch::X86_64;
+    /// use zx_subsystem::sim::Sim;
+    /// use zx_subsystem::trap::Access;
+    /// use zx_subsystem::vm::{Perms, Placement, Vmo};
+    ///
+    /// let sim = Sim::<X86_64>::new();
+    /// let kernel = Kernel::new(sim.clone());
+    /// let process = kernel.create_process(kernel.root_job()).unwrap();
+    /// let vmo = Vmo::create(&sim, 4096).unwrap();
+    /// let va = process
+    ///     .root_vmar()
+    ///     .map(Placement::ANYWHERE, &vmo, 0, 4096, Perms::READ)
+    ///     .unwrap();
+    /// let aspace = process.aspace();
+    /// assert!(aspace.translation(va).is_none(), "mapped lazily");
+    /// aspace.page_fault(va, Access::Read).unwrap();
+    /// let t = aspace.translation(va).unwrap();
+    /// assert!(sim.owns_frame(t.pa));
+    /// assert!(!t.flags.contains(zx_subsystem::mmu::MmuFlags::WRITE));
+    /// # process.terminate();
+    /// ```
+    pub fn translation(&self, va: u64) -> Option<Translation> {
+        if !self.contains(va) {
+            return None;
+        }
+        self.page_table.lock().query(va)
     }
 
     /// The root page table's physical address (load into CR3 / TTBR0).
