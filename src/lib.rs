@@ -14,7 +14,8 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+#![deny(clippy::missing_safety_doc)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
