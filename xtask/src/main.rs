@@ -22,6 +22,7 @@
 //! - `cargo xtask linux [--arch A] [--file H:G]... [--stdin F] [--stats] --
 //!   ARGV...`: runs a Linux command line under the runner (`linux`).
 //! - `cargo xtask linux-conformance`: the conformance stage alone.
+//! - `cargo xtask package`: the packaged-crate stage alone (`package`).
 //! - `cargo xtask bench [--runs N]`: the benchmarks against their peers;
 //!   writes `docs/bench-results.md` and `docs/bench-ratios.svg`.
 
@@ -33,6 +34,7 @@ mod fuzz;
 mod linux;
 mod linux_boot;
 mod linux_progs;
+mod package;
 mod qemu;
 mod util;
 
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
             };
         }
         Some("fuzz") => fuzz::command(&args[1..]),
+        Some("package") => package::stage(),
         Some("linux-progs") => ensure_toolchain().and_then(|()| linux_progs::command(&args[1..])),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
@@ -93,6 +96,7 @@ fn print_help() {
          bench   [--runs N] [--serial ARCH=FILE]: benchmarks against their\n\
          \x20       peers; writes docs/bench-results.md and the plot\n\
          fuzz    [--time S] [TARGET...]: run the fuzz targets\n\
+         package the packaged crate's own tests (a stage of `test`)\n\
          linux-progs [--arch A] [--run-native] [--run-kernel] [--run-runner]:\n\
          \x20       build the static Linux test programs; run them on this\n\
          \x20       host and qemu-aarch64, in Debian's kernel booted in QEMU,\n\
@@ -201,6 +205,7 @@ fn test(args: &[String]) -> Result<(), Failure> {
         .args(["doc", "-p", "linux-progs", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
+    package::stage()?;
     util::stage("qemu");
     qemu::test_all()?;
     // Debian's busybox under the runner, both arches, byte for byte
