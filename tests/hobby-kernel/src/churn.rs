@@ -39,6 +39,7 @@ use zx_subsystem::{Kernel, PAGE_SIZE, PhysAddr, Platform};
 use crate::report::Report;
 use crate::sched::{self, Host, Machine, Stop, Task};
 use crate::zx_host::abi::HOST_SYSCALL_BASE;
+use crate::zx_host::map_new;
 
 /// Live processes (each with one thread).
 pub const PROCESSES: usize = 1000;
@@ -229,15 +230,8 @@ fn build<P: Platform>(
             code_len,
             Perms::READ | Perms::EXECUTE,
         )?;
-        let data_vmo = Vmo::create(platform, PAGE_SIZE)?;
-        data_vmo.write(0, &marker(index).to_ne_bytes())?;
-        let data = vmar.map(
-            Placement::ANYWHERE,
-            &data_vmo,
-            0,
-            PAGE_SIZE,
-            Perms::READ | Perms::WRITE,
-        )?;
+        let rw = Perms::READ | Perms::WRITE;
+        let data = map_new(platform, vmar, PAGE_SIZE, &marker(index).to_ne_bytes(), rw)?;
         let gate_handle = process.add_handle(KernelObject::Process(gate.clone()), Rights::WAIT)?;
         let thread = process.create_thread(index as u64)?;
         code_at = entry;

@@ -46,8 +46,10 @@ pub(crate) use kprintln;
 
 extern crate alloc;
 
+// Driven only by the bare-metal arch modules.
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod churn;
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod linux;
 mod memory;
 mod report;
@@ -63,6 +65,28 @@ use x86_64 as arch;
 mod aarch64;
 #[cfg(all(target_os = "none", target_arch = "aarch64"))]
 use aarch64 as arch;
+
+/// Defines `pub fn blob() -> &'static [u8]` for a user program that
+/// `global_asm!` lays out in `.rodata` between the symbol `$start` and the
+/// length word `$len` (both defined by that assembly).
+#[cfg(target_os = "none")]
+macro_rules! user_blob {
+    ($start:ident, $len:ident) => {
+        unsafe extern "C" {
+            static $start: u8;
+            static $len: u64;
+        }
+
+        /// The program's bytes.
+        pub fn blob() -> &'static [u8] {
+            // SAFETY: the program's assembly defines `$start` at the first
+            // of `$len` bytes of read-only code in `.rodata`.
+            unsafe { core::slice::from_raw_parts(&raw const $start, $len as usize) }
+        }
+    };
+}
+#[cfg(target_os = "none")]
+pub(crate) use user_blob;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

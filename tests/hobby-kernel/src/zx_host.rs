@@ -48,7 +48,7 @@ use zx_subsystem::abi::{Rights, Status};
 use zx_subsystem::arch::Arch;
 use zx_subsystem::object::{KernelObject, Process, Thread};
 use zx_subsystem::syscall::SyscallNumber;
-use zx_subsystem::vm::{Perms, Placement, Vmo};
+use zx_subsystem::vm::{Perms, Placement, Vmar, Vmo};
 use zx_subsystem::{Kernel, PAGE_SIZE, Platform};
 
 use crate::report::Report;
@@ -164,6 +164,24 @@ pub mod abi {
     pub const MAX_RATIO_X100: u64 = 300;
 }
 
+/// Maps a new `len`-byte VMO holding `contents` (then zeros) anywhere in
+/// `vmar` with `perms`; returns its address.
+///
+/// # Errors
+///
+/// What the crate returns (`NO_MEMORY`, `NO_RESOURCES`, ...).
+pub fn map_new<P: Platform>(
+    platform: &P,
+    vmar: &Vmar<P>,
+    len: u64,
+    contents: &[u8],
+    perms: Perms,
+) -> zx_subsystem::Result<u64> {
+    let vmo = Vmo::create(platform, len)?;
+    vmo.write(0, contents)?;
+    vmar.map(Placement::ANYWHERE, &vmo, 0, len, perms)
+}
+
 /// How many times the crate called `Platform::interrupt_thread` (the arch
 /// platforms count here).
 pub static INTERRUPT_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -207,24 +225,16 @@ impl<P: Platform> Program<P> {
         let thread = process.create_thread(1)?;
         let kicker = process.create_thread(2)?;
         let code_len = (code.len() as u64).next_multiple_of(PAGE_SIZE);
-        let code_vmo = Vmo::create(&platform, code_len)?;
-        code_vmo.write(0, code)?;
         let vmar = process.root_vmar();
-        let entry = vmar.map(
-            Placement::ANYWHERE,
-            &code_vmo,
-            0,
+        let entry = map_new(
+            &platform,
+            vmar,
             code_len,
+            code,
             Perms::READ | Perms::EXECUTE,
         )?;
-        let stack = Vmo::create(&platform, abi::STACK_SIZE)?;
-        let stack_base = vmar.map(
-            Placement::ANYWHERE,
-            &stack,
-            0,
-            abi::STACK_SIZE,
-            Perms::READ | Perms::WRITE,
-        )?;
+        let rw = Perms::READ | Perms::WRITE;
+        let stack_base = map_new(&platform, vmar, abi::STACK_SIZE, &[], rw)?;
         let vmar_handle = process.add_handle(
             KernelObject::Vmar(vmar.clone()),
             Rights::DEFAULT_VMAR | Rights::READ | Rights::WRITE | Rights::EXECUTE,

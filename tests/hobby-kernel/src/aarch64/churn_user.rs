@@ -8,17 +8,7 @@ use zx_subsystem::syscall::SyscallNumber as Sys;
 
 use crate::churn::HOST_CHURN;
 
-unsafe extern "C" {
-    static hk_churn_user: u8;
-    static hk_churn_user_len: u64;
-}
-
-/// The program's bytes.
-pub fn blob() -> &'static [u8] {
-    // SAFETY: `hk_churn_user` starts `hk_churn_user_len` bytes of
-    // read-only code in `.rodata`, both defined below.
-    unsafe { core::slice::from_raw_parts(&raw const hk_churn_user, hk_churn_user_len as usize) }
-}
+crate::user_blob!(hk_churn_user, hk_churn_user_len);
 
 core::arch::global_asm!(
     ".pushsection .rodata.hk_churn_user, \"a\"",

@@ -177,17 +177,7 @@ macro_rules! set_state {
     };
 }
 
-unsafe extern "C" {
-    static hk_zx_user: u8;
-    static hk_zx_user_len: u64;
-}
-
-/// The program's bytes.
-pub fn blob() -> &'static [u8] {
-    // SAFETY: `hk_zx_user` starts `hk_zx_user_len` bytes of read-only
-    // code in `.rodata`, both defined below.
-    unsafe { core::slice::from_raw_parts(&raw const hk_zx_user, hk_zx_user_len as usize) }
-}
+crate::user_blob!(hk_zx_user, hk_zx_user_len);
 
 core::arch::global_asm!(
     ".pushsection .rodata.hk_zx_user, \"a\"",
