@@ -24,6 +24,7 @@ extern crate std;
 pub mod abi;
 pub mod arch;
 pub mod error;
+mod heap;
 mod kernel;
 pub mod mmu;
 pub mod object;

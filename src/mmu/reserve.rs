@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::platform::{PhysAddr, Platform};
 
 /// Frames taken from the platform ahead of time; unused ones are freed on
@@ -65,7 +66,7 @@ impl<P: Platform> FrameReserve<P> {
     /// `NO_MEMORY` as for [`new`](FrameReserve::new); the reserve is then
     /// as it was.
     pub fn grow(&mut self, n: usize) -> Result<()> {
-        self.frames.try_reserve(n)?;
+        self.frames.reserve_fallibly(n)?;
         let before = self.frames.len();
         for _ in 0..n {
             match self.platform.alloc_frame() {

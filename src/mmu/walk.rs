@@ -36,6 +36,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::mmu::flags::{MmuFlags, check_range};
 use crate::mmu::format::{
     ENTRIES, EntryKind, LEVELS, LeafUpdate, PageTableFormat, ROOT_LEVEL, SplitStyle, index,
@@ -516,7 +517,7 @@ impl<P: Platform> PageTable<P> {
     /// Keeps an unlinked table until the flush; if the list cannot grow,
     /// flushes now and frees everything retired so far.
     fn retire(&self, cx: &mut Cx<'_, P>, table: PhysAddr) {
-        if cx.retired.try_reserve(1).is_ok() {
+        if cx.retired.reserve_fallibly(1).is_ok() {
             cx.retired.push(table);
             return;
         }

@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 
 use crate::abi::{Rights, ZX_HANDLE_FIXED_BITS_MASK, zx_handle_t};
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::platform::Platform;
 
 use super::{KernelObject, ObjectKind};
@@ -133,10 +134,10 @@ impl<P: Platform> HandleTable<P> {
                 if self.slots.len() >= MAX_HANDLES {
                     return Err(Error::NoResources("handle table full"));
                 }
-                self.slots.try_reserve(1)?;
+                self.slots.reserve_fallibly(1)?;
                 // The free list can hold every slot: reserve now so that
                 // `remove` never allocates.
-                self.free.try_reserve(self.slots.len() + 1)?;
+                self.free.reserve_fallibly(self.slots.len() + 1)?;
                 self.slots.push(Slot {
                     generation: 0,
                     handle: None,

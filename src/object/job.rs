@@ -34,6 +34,7 @@ use crate::abi::{
     zx_policy_basic_v2_t,
 };
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::platform::Platform;
 
 use super::{Process, next_koid};
@@ -253,7 +254,7 @@ impl Job {
     pub fn create_child(self: &Arc<Job>) -> Result<Arc<Job>> {
         let mut state = self.state.lock();
         state.children.retain(|w| w.strong_count() > 0);
-        state.children.try_reserve(1)?;
+        state.children.reserve_fallibly(1)?;
         let child = Arc::new(Job {
             koid: next_koid(),
             parent: Some(self.clone()),
@@ -348,7 +349,7 @@ impl Job {
     pub(crate) fn attach_process<P: Platform>(&self, process: &Arc<Process<P>>) -> Result<()> {
         let mut state = self.state.lock();
         state.processes.retain(alive);
-        state.processes.try_reserve(1)?;
+        state.processes.reserve_fallibly(1)?;
         let weak: Weak<dyn LiveObject> = Arc::downgrade(process) as Weak<Process<P>>;
         state.processes.push(weak);
         Ok(())

@@ -38,6 +38,7 @@ use spin::Mutex;
 
 use crate::abi::{Rights, ZX_PROCESS_TERMINATED, zx_handle_t};
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::mmu::asid::Asids;
 use crate::platform::Platform;
 use crate::vm::{AddressSpace, UserMemory, Vmar};
@@ -358,7 +359,7 @@ impl<P: Platform> Process<P> {
         {
             let mut threads = self.threads.lock();
             threads.retain(|w| w.strong_count() > 0);
-            threads.try_reserve(1)?;
+            threads.reserve_fallibly(1)?;
             let mut life = self.life.lock();
             if matches!(life.state, ProcessState::Dying | ProcessState::Dead) {
                 return Err(Error::BadState("process is dying or dead"));

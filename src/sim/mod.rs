@@ -41,6 +41,29 @@ use crate::object::Thread;
 use crate::outcome::UserView;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
 
+std::thread_local! {
+    /// Heap reservations left before the one that fails (this host
+    /// thread's; `None`: none fails), and whether one failed.
+    static HEAP_FAILURE: core::cell::Cell<(Option<u64>, bool)> =
+        const { core::cell::Cell::new((None, false)) };
+}
+
+/// Whether the crate's current heap reservation is the one to fail
+/// ([`Sim::fail_heap_after`]).
+pub(crate) fn heap_fails_now() -> bool {
+    HEAP_FAILURE.with(|c| match c.get() {
+        (Some(0), _) => {
+            c.set((None, true));
+            true
+        }
+        (Some(n), fired) => {
+            c.set((Some(n - 1), fired));
+            false
+        }
+        (None, _) => false,
+    })
+}
+
 const FRAME_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
     Ok(l) => l,
     Err(_) => panic!("bad frame layout"),
@@ -203,6 +226,21 @@ impl<A: Arch> Sim<A> {
             self.flush_cpu(cpu);
         }
         view
+    }
+
+    /// Makes the crate's heap reservation after the next `n` fail with
+    /// `NO_MEMORY` (once), on the calling host thread: the heap's
+    /// counterpart of [`fail_after`](Sim::fail_after). `None` turns it off.
+    /// Only reservations the crate makes fallibly can fail
+    /// (`crate::heap`).
+    pub fn fail_heap_after(n: Option<u64>) {
+        HEAP_FAILURE.with(|c| c.set((n, false)));
+    }
+
+    /// Whether a reservation failed since the last
+    /// [`fail_heap_after`](Sim::fail_heap_after) on this thread.
+    pub fn heap_failure_fired() -> bool {
+        HEAP_FAILURE.with(|c| c.get().1)
     }
 
     /// Number of TLB flushes the crate requested.

@@ -19,6 +19,7 @@ use crate::abi::{
 };
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::kernel::Kernel;
 use crate::object::wait::{
     self, Block, Deadline, FutexTable, Park, WaitKind, Waitable, park_state, wake_from,
@@ -181,7 +182,7 @@ pub(super) fn futex_wait<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
             return Err(Error::TimedOut);
         }
         let queue = queues.entry(key).or_default();
-        queue.try_reserve(1)?;
+        queue.reserve_fallibly(1)?;
         queue.push_back(Arc::downgrade(&thread));
         thread.begin_wait(
             WaitKind::Futex {
@@ -272,7 +273,7 @@ pub(super) fn futex_requeue<P: Platform>(call: &mut Call<'_, P>) -> Result<()> {
         }
         if !moved.is_empty() {
             let target = queues.entry(requeue_key).or_default();
-            target.try_reserve(moved.len())?;
+            target.reserve_fallibly(moved.len())?;
             target.extend(moved);
         }
         Ok(woken)

@@ -20,6 +20,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::mmu::{FrameReserve, MmuFlags};
 use crate::platform::Platform;
 
@@ -101,7 +102,7 @@ impl<P: Platform> AddressSpace<P> {
                     return Err(Error::AccessDenied("only downgrades inside sub-VMARs"));
                 }
             }
-            targets.try_reserve(1)?;
+            targets.reserve_fallibly(1)?;
             targets.push((id, cursor, hi));
             cursor = hi;
         }
@@ -112,7 +113,7 @@ impl<P: Platform> AddressSpace<P> {
         // targets (the check pass leaves no gap) with the same flags are
         // one page-table walk.
         let mut runs: Vec<(u64, u64, MmuFlags)> = Vec::new();
-        runs.try_reserve(targets.len())?;
+        runs.reserve_fallibly(targets.len())?;
         for (id, lo, hi) in &targets {
             let Some(m) = tree.mappings.get(*id) else {
                 continue;

@@ -12,6 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::platform::Platform;
 
 use super::Perms;
@@ -147,11 +148,11 @@ impl ProtRanges {
         match self {
             ProtRanges::Uniform(p) => {
                 let mut v = Vec::new();
-                v.try_reserve(3)?;
+                v.reserve_fallibly(3)?;
                 v.push((map_base, *p));
                 *self = ProtRanges::Ranges(v);
             }
-            ProtRanges::Ranges(v) => v.try_reserve(2)?,
+            ProtRanges::Ranges(v) => v.reserve_fallibly(2)?,
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 use alloc::vec::Vec;
 
 use crate::error::Result;
+use crate::heap::Reserve;
 
 /// The name of a node in a [`Slab`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,9 +66,9 @@ impl<T> Slab<T> {
     pub fn reserve(&mut self, n: usize) -> Result<()> {
         let reusable = self.free.len();
         if n > reusable {
-            self.entries.try_reserve(n - reusable)?;
+            self.entries.reserve_fallibly(n - reusable)?;
             self.free
-                .try_reserve(self.entries.len() + n - self.free.len())?;
+                .reserve_fallibly(self.entries.len() + n - self.free.len())?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::mmu::{FrameReserve, TlbBatch};
 use crate::platform::{PAGE_SIZE, Platform};
 use crate::trap::Access;
@@ -74,7 +75,7 @@ impl<P: Platform> AddressSpace<P> {
                     if *child_base < start && child_end > stop {
                         splits += 1;
                     }
-                    mappings.try_reserve(1)?;
+                    mappings.reserve_fallibly(1)?;
                     mappings.push(m);
                 }
                 Child::Region(sub) => {
@@ -84,7 +85,7 @@ impl<P: Platform> AddressSpace<P> {
                             "range covers a sub-VMAR (partly, or without OP_CHILDREN)",
                         ));
                     }
-                    regions.try_reserve(1)?;
+                    regions.reserve_fallibly(1)?;
                     regions.push(sub);
                 }
             }

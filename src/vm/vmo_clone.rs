@@ -24,6 +24,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
 use super::page_count;
@@ -134,7 +135,7 @@ impl<P: Platform> Tree<P> {
         offset: u64,
         size: u64,
     ) -> Result<SlabId> {
-        inner.node_mut(parent)?.children.try_reserve(1)?;
+        inner.node_mut(parent)?.children.reserve_fallibly(1)?;
         let edge = Edge {
             parent,
             kind,
@@ -174,7 +175,7 @@ impl<P: Platform> Tree<P> {
         // Everything that can fail, first.
         inner.nodes.reserve(2)?;
         let mut pair = Vec::new();
-        pair.try_reserve_exact(2)?;
+        pair.reserve_fallibly(2)?;
         let targets = self.writers_of(inner, v)?;
 
         let node = inner.node_mut(v)?;
@@ -225,7 +226,7 @@ impl<P: Platform> Tree<P> {
     /// frames writable.
     fn writers_of(&self, inner: &TreeInner<P>, v: SlabId) -> Result<Vec<(SlabId, u64)>> {
         let mut out = Vec::new();
-        out.try_reserve(1)?;
+        out.reserve_fallibly(1)?;
         out.push((v, 0u64));
         let mut i = 0;
         while let Some(&(id, delta)) = out.get(i) {
@@ -235,7 +236,7 @@ impl<P: Platform> Tree<P> {
                     .parent
                     .filter(|e| e.kind == EdgeKind::Slice)
                 {
-                    out.try_reserve(1)?;
+                    out.reserve_fallibly(1)?;
                     out.push((*child, delta.saturating_add(edge.offset)));
                 }
             }

@@ -25,6 +25,7 @@
 
 use alloc::vec::Vec;
 
+use crate::heap::Reserve;
 use crate::platform::{PhysAddr, Platform};
 
 use super::slab::SlabId;
@@ -171,7 +172,7 @@ pub(super) fn trim<P: Platform>(
         };
         let mut doomed = Vec::new();
         let candidates = node.pages.range(range.0..range.1);
-        if doomed.try_reserve(candidates.clone().count()).is_ok() {
+        if doomed.reserve_fallibly(candidates.clone().count()).is_ok() {
             doomed.extend(
                 candidates
                     .filter(|(k, _)| !seen(inner, h, **k))

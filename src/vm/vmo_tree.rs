@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use crate::error::{Error, Result};
+use crate::heap::Reserve;
 use crate::mmu::FrameMem;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform};
 
@@ -172,7 +173,7 @@ impl<P: Platform> TreeInner<P> {
     /// cannot allocate its work list, which only costs a copy.
     pub(super) fn subtree_sees(&self, top: SlabId, index: u64) -> bool {
         let mut work: Vec<(SlabId, u64)> = Vec::new();
-        if work.try_reserve(8).is_err() {
+        if work.reserve_fallibly(8).is_err() {
             return true;
         }
         work.push((top, index));
@@ -189,7 +190,7 @@ impl<P: Platform> TreeInner<P> {
             if !node.hidden {
                 return true;
             }
-            if work.try_reserve(node.children.len()).is_err() {
+            if work.reserve_fallibly(node.children.len()).is_err() {
                 return true;
             }
             work.extend(node.children.iter().map(|c| (*c, i)));
