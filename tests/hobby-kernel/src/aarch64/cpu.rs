@@ -6,6 +6,11 @@ use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, CNTKCTL_EL1, CNTV_CTL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, ReadWriteable, Readable,
+    VBAR_EL1, Writeable,
+};
 use zx_subsystem::arch::aarch64::{self as zx, KernelFrame};
 
 use super::paging::KERNEL_VMA;
@@ -37,28 +42,12 @@ pub unsafe fn init() {
     // SAFETY: `kernel_trap` never returns (it exits QEMU), so it cannot
     // leave a bad frame behind.
     unsafe { zx::set_kernel_trap_handler(kernel_trap) };
-    // SAFETY: obligation 1; the table is the crate's, 2 KiB aligned, and
-    // its handlers exist.
-    unsafe {
-        asm!(
-            "msr vbar_el1, {}",
-            "isb",
-            in(reg) zx::vector_table_addr(),
-            options(nostack, preserves_flags)
-        );
-    }
-    // SAFETY: EL0VCTEN (bit 1) only opens the virtual count to EL0 reads;
-    // the other bits stay as they are.
-    unsafe {
-        asm!(
-            "mrs {t}, cntkctl_el1",
-            "orr {t}, {t}, #2",
-            "msr cntkctl_el1, {t}",
-            "isb",
-            t = out(reg) _,
-            options(nomem, nostack, preserves_flags)
-        );
-    }
+    // Obligation 1: nothing is taken before this; the table is the
+    // crate's, 2 KiB aligned, and its handlers exist.
+    VBAR_EL1.set(zx::vector_table_addr());
+    // EL0VCTEN only opens the virtual count to EL0 reads.
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
+    barrier::isb(barrier::SY);
 }
 
 /// The crate's vectors call this for exceptions taken at EL1: the kernel
@@ -78,21 +67,14 @@ extern "C" fn kernel_trap(frame: &mut KernelFrame) {
 /// The virtual counter (instructions / 16 under `-icount shift=0`, at
 /// QEMU's 62.5 MHz).
 pub fn cntvct() -> u64 {
-    let v: u64;
-    // SAFETY: reading the counter has no effect; the isb keeps it from
-    // being read early.
-    unsafe {
-        asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags))
-    };
-    v
+    // The isb keeps the counter from being read early.
+    barrier::isb(barrier::SY);
+    CNTVCT_EL0.get()
 }
 
 /// The counter's frequency in Hz.
 pub fn cntfrq() -> u64 {
-    let v: u64;
-    // SAFETY: reading CNTFRQ_EL0 has no effect.
-    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    CNTFRQ_EL0.get()
 }
 
 const GICD: u64 = KERNEL_VMA + 0x0800_0000;
@@ -138,30 +120,16 @@ impl Gic {
 
     /// Fires the virtual timer once after `ticks` counter ticks.
     pub fn timer_one_shot(&self, ticks: u64) {
-        // SAFETY: the EL1 virtual timer is ours; arming it has no memory
-        // effect.
-        unsafe {
-            asm!(
-                "msr cntv_tval_el0, {}",
-                "msr cntv_ctl_el0, {}",
-                "isb",
-                in(reg) ticks,
-                in(reg) 1u64,
-                options(nomem, nostack, preserves_flags)
-            );
-        }
+        // The EL1 virtual timer is ours: enabled, unmasked.
+        CNTV_TVAL_EL0.set(ticks);
+        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+        barrier::isb(barrier::SY);
     }
 
     /// Stops the virtual timer (its interrupt line drops).
     pub fn timer_stop(&self) {
-        // SAFETY: as in `timer_one_shot`.
-        unsafe {
-            asm!(
-                "msr cntv_ctl_el0, xzr",
-                "isb",
-                options(nomem, nostack, preserves_flags)
-            )
-        };
+        CNTV_CTL_EL0.set(0);
+        barrier::isb(barrier::SY);
     }
 }
 
@@ -203,7 +171,6 @@ pub fn exit(code: ExitCode) -> ! {
         }
     }
     loop {
-        // SAFETY: waiting for an event has no effect.
-        unsafe { asm!("wfe", options(nomem, nostack)) };
+        aarch64_cpu::asm::wfe();
     }
 }

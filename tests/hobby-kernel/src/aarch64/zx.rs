@@ -21,6 +21,11 @@
 
 use core::arch::asm;
 
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{
+    ID_AA64MMFR0_EL1, ID_AA64PFR0_EL1, ReadWriteable, Readable, TCR_EL1, TTBR0_EL1, Writeable,
+};
+
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use alloc::collections::VecDeque;
@@ -57,29 +62,17 @@ static FORCED_ASID_BITS: AtomicU32 = AtomicU32::new(0);
 /// Turns 16-bit ASIDs on when the CPU has them (`TCR_EL1.AS`), before any
 /// user ASID is loaded.
 pub fn init_asids() {
-    let mmfr0: u64;
-    // SAFETY: reading an ID register has no effect.
-    unsafe {
-        asm!("mrs {}, id_aa64mmfr0_el1", out(reg) mmfr0, options(nomem, nostack, preserves_flags))
-    };
-    // ASIDBits, bits [7:4]: 0b0010 = 16 bits.
-    if (mmfr0 >> 4) & 0xf == 2 {
-        // SAFETY: only TCR_EL1.AS (bit 36) changes, while TTBR0 holds
-        // ASID 0 (whose upper byte is 0 either way); the TLB is flushed
-        // after, as the architecture asks when TCR fields change.
-        unsafe {
-            asm!(
-                "mrs {t}, tcr_el1",
-                "orr {t}, {t}, #(1 << 36)",
-                "msr tcr_el1, {t}",
-                "isb",
-                "tlbi vmalle1",
-                "dsb nsh",
-                "isb",
-                t = out(reg) _,
-                options(nostack, preserves_flags)
-            )
-        };
+    if ID_AA64MMFR0_EL1.matches_all(ID_AA64MMFR0_EL1::ASIDBits::Bits_16) {
+        // Only TCR_EL1.AS changes, while TTBR0 holds ASID 0 (whose upper
+        // byte is 0 either way); the TLB is flushed after, as the
+        // architecture asks when TCR fields change.
+        TCR_EL1.modify(TCR_EL1::AS::ASID16Bits);
+        barrier::isb(barrier::SY);
+        // SAFETY: a local invalidation of every translation only costs
+        // refills.
+        unsafe { asm!("tlbi vmalle1", options(nostack, preserves_flags)) };
+        barrier::dsb(barrier::NSH);
+        barrier::isb(barrier::SY);
         ASID_BITS.store(16, Ordering::Relaxed);
     }
 }
@@ -120,13 +113,9 @@ unsafe impl Platform for HobbyPlatform {
     }
 
     fn aarch32(&self) -> Aarch32 {
-        let pfr0: u64;
-        // SAFETY: reading an ID register has no effect.
-        unsafe {
-            asm!("mrs {}, id_aa64pfr0_el1", out(reg) pfr0, options(nomem, nostack, preserves_flags))
-        };
-        // EL0 field: 0b0010 = AArch64 and AArch32.
-        if pfr0 & 0xf == 2 {
+        // EL0, bits [3:0] (aarch64-cpu names no field for it): 0b0010 =
+        // AArch64 and AArch32.
+        if ID_AA64PFR0_EL1.get() & 0xf == 2 {
             Aarch32::Available
         } else {
             Aarch32::Unavailable
@@ -153,13 +142,8 @@ unsafe impl Platform for HobbyPlatform {
     }
 
     fn now(&self) -> i64 {
-        let ticks: u64;
-        // SAFETY: reading the virtual counter has no effect.
-        unsafe {
-            asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack, preserves_flags))
-        };
         // QEMU virt's counter runs at 62.5 MHz: 16 ns a tick.
-        (ticks as i64).saturating_mul(16)
+        (super::cpu::cntvct() as i64).saturating_mul(16)
     }
 
     fn interrupt_thread(&self, _thread: ThreadToken) {
@@ -180,24 +164,16 @@ unsafe impl Platform for HobbyPlatform {
 ///    is set (the crate names each ASID for one table per generation, and
 ///    says `flush` at a CPU's first switch after a rollover).
 unsafe fn load_ttbr0(root: u64, asid: Asid, flush: bool) {
-    // SAFETY: obligations 1 and 2.
-    unsafe {
-        asm!(
-            "msr ttbr0_el1, {}",
-            "isb",
-            in(reg) root | (u64::from(asid) << 48),
-            options(nostack, preserves_flags)
-        );
-        if flush {
-            // Every local translation, of every ASID: stale ones of a
-            // recycled identifier go before user code runs under it.
-            asm!(
-                "tlbi vmalle1",
-                "dsb nsh",
-                "isb",
-                options(nostack, preserves_flags)
-            );
-        }
+    // Obligations 1 and 2 make the switch sound.
+    TTBR0_EL1.set(root | (u64::from(asid) << 48));
+    barrier::isb(barrier::SY);
+    if flush {
+        // Every local translation, of every ASID: stale ones of a
+        // recycled identifier go before user code runs under it.
+        // SAFETY: a local invalidation only costs refills.
+        unsafe { asm!("tlbi vmalle1", options(nostack, preserves_flags)) };
+        barrier::dsb(barrier::NSH);
+        barrier::isb(barrier::SY);
     }
 }
 
@@ -303,11 +279,7 @@ pub fn run(r: &mut Report<Console>, gic: &Gic) {
         prog.code_len,
         prog.globals
     ));
-    let boot_ttbr0: u64;
-    // SAFETY: reading TTBR0_EL1 has no effect.
-    unsafe {
-        asm!("mrs {}, ttbr0_el1", out(reg) boot_ttbr0, options(nomem, nostack, preserves_flags))
-    };
+    let boot_ttbr0 = TTBR0_EL1.get();
     // SAFETY: a process root (1) under the ASID the crate gave it, with a
     // flush (2).
     unsafe { load_ttbr0(aspace.root_table().as_u64(), aspace.asid(), true) };
@@ -345,11 +317,7 @@ static CHURN_BOOT_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::Ato
 /// Runs the identifier-churn scenario ([`churn`]) with 8-bit ASIDs forced,
 /// so that its 1,000 processes roll them over several times.
 pub fn run_churn(r: &mut Report<Console>, gic: &Gic) {
-    let boot_ttbr0: u64;
-    // SAFETY: reading TTBR0_EL1 has no effect.
-    unsafe {
-        asm!("mrs {}, ttbr0_el1", out(reg) boot_ttbr0, options(nomem, nostack, preserves_flags))
-    };
+    let boot_ttbr0 = TTBR0_EL1.get();
     CHURN_BOOT_TTBR0.store(boot_ttbr0, Ordering::Relaxed);
     force_asid_bits(8);
     churn::run(

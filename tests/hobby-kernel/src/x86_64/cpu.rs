@@ -4,9 +4,17 @@
 //!
 //! Everything here runs once, on the boot CPU, with interrupts disabled.
 
-use core::arch::asm;
 use core::cell::UnsafeCell;
 
+use ::x86_64::VirtAddr;
+use ::x86_64::instructions::port::Port;
+use ::x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use ::x86_64::instructions::tables::{lgdt, lidt, load_tss};
+use ::x86_64::instructions::{self, interrupts};
+use ::x86_64::registers::control::{Cr2, Cr4, Cr4Flags};
+use ::x86_64::registers::model_specific::Msr;
+use ::x86_64::structures::DescriptorTablePointer;
+use ::x86_64::structures::gdt::SegmentSelector;
 use zx_subsystem::arch::x86_64::syscall::{GDT_LAYOUT, KERNEL_CS, KERNEL_SS};
 use zx_subsystem::arch::x86_64::{self as zx, BaseAccess, IdtGate, KernelFrame, PerCpu};
 
@@ -85,12 +93,6 @@ pub struct Features {
     pub smap: bool,
 }
 
-#[repr(C, packed)]
-struct DescriptorTablePointer {
-    limit: u16,
-    base: u64,
-}
-
 /// Sets up everything `run_user` needs: GDT with TSS, IDT with the crate's
 /// stubs, the syscall MSRs, CR4 features, the per-CPU block; masks the
 /// legacy PICs.
@@ -124,34 +126,24 @@ pub unsafe fn init() -> Features {
 
     let gdtr = DescriptorTablePointer {
         limit: (core::mem::size_of_val(&t.gdt) - 1) as u16,
-        base: t.gdt.as_ptr() as u64,
+        base: VirtAddr::from_ptr(t.gdt.as_ptr()),
     };
     let idtr = DescriptorTablePointer {
         limit: (core::mem::size_of_val(&t.idt) - 1) as u16,
-        base: t.idt.as_ptr() as u64,
+        base: VirtAddr::from_ptr(t.idt.as_ptr()),
     };
     // SAFETY: the GDT and IDT are 'static and fully written; the GDT keeps
     // the boot GDT's 0x08 code / 0x10 data layout, so reloading CS/SS with
     // them keeps running the same code; the TSS descriptor points at the
     // 'static TSS.
     unsafe {
-        asm!("lgdt [{}]", in(reg) &gdtr, options(readonly, nostack, preserves_flags));
-        asm!(
-            "push {cs}",
-            "lea {tmp}, [rip + 2f]",
-            "push {tmp}",
-            "retfq",
-            "2:",
-            "mov ss, {ss:e}",
-            "mov ds, {ss:e}",
-            "mov es, {ss:e}",
-            cs = const KERNEL_CS,
-            ss = in(reg) u32::from(KERNEL_SS),
-            tmp = out(reg) _,
-            options(preserves_flags),
-        );
-        asm!("ltr {0:x}", in(reg) TSS_SELECTOR, options(nostack, preserves_flags));
-        asm!("lidt [{}]", in(reg) &idtr, options(readonly, nostack, preserves_flags));
+        lgdt(&gdtr);
+        CS::set_reg(SegmentSelector(KERNEL_CS));
+        SS::set_reg(SegmentSelector(KERNEL_SS));
+        DS::set_reg(SegmentSelector(KERNEL_SS));
+        ES::set_reg(SegmentSelector(KERNEL_SS));
+        load_tss(SegmentSelector(TSS_SELECTOR));
+        lidt(&idtr);
     }
 
     // SAFETY: `kernel_trap` only reads the frame and exits QEMU; it never
@@ -172,22 +164,17 @@ pub unsafe fn init() -> Features {
         smep: leaf7.ebx & (1 << 7) != 0,
         smap: leaf7.ebx & (1 << 20) != 0,
     };
-    let mut cr4: u64;
-    // SAFETY: reading CR4 in ring 0 has no effect.
-    unsafe { asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags)) };
-    if features.fsgsbase {
-        cr4 |= 1 << 16;
-    }
-    if features.smep {
-        cr4 |= 1 << 20;
-    }
-    if features.smap {
-        cr4 |= 1 << 21;
-    }
+    let mut cr4 = Cr4::read();
+    cr4.set(Cr4Flags::FSGSBASE, features.fsgsbase);
+    cr4.set(
+        Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION,
+        features.smep,
+    );
+    cr4.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, features.smap);
     // SAFETY: only bits CPUID says exist are set; SMEP/SMAP are safe since
     // the kernel never executes or accesses user addresses (it reaches user
     // frames through the direct map).
-    unsafe { asm!("mov cr4, {}", in(reg) cr4, options(nostack, preserves_flags)) };
+    unsafe { Cr4::write(cr4) };
 
     let bases = if features.fsgsbase {
         BaseAccess::Instructions
@@ -210,9 +197,7 @@ pub unsafe fn init() -> Features {
 /// The crate's stubs call this for traps taken in ring 0: the kernel never
 /// expects one, so report it and stop.
 extern "C" fn kernel_trap(frame: &mut KernelFrame) {
-    let cr2: u64;
-    // SAFETY: reading CR2 in ring 0 has no effect.
-    unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack, preserves_flags)) };
+    let cr2 = Cr2::read_raw();
     crate::kprintln!(
         "# kernel trap: vector {} error {:#x} rip {:#x} cs {:#x} rsp {:#x} cr2 {:#x}",
         frame.vector,
@@ -233,9 +218,7 @@ extern "C" fn kernel_trap(frame: &mut KernelFrame) {
 ///    does not DMA into memory Rust owns).
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: obligation 1.
-    unsafe {
-        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
-    };
+    unsafe { Port::<u8>::new(port).write(value) };
 }
 
 /// Reads a byte from an I/O port.
@@ -244,12 +227,8 @@ pub unsafe fn outb(port: u16, value: u8) {
 ///
 /// 1. The read has no side effect on memory safety.
 pub unsafe fn inb(port: u16) -> u8 {
-    let value: u8;
     // SAFETY: obligation 1.
-    unsafe {
-        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
-    };
-    value
+    unsafe { Port::<u8>::new(port).read() }
 }
 
 /// Reads an MSR.
@@ -258,12 +237,8 @@ pub unsafe fn inb(port: u16) -> u8 {
 ///
 /// 1. `msr` exists on this CPU.
 pub unsafe fn rdmsr(msr: u32) -> u64 {
-    let (lo, hi): (u32, u32);
     // SAFETY: obligation 1; rdmsr has no memory effect.
-    unsafe {
-        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
-    }
-    u64::from(hi) << 32 | u64::from(lo)
+    unsafe { Msr::new(msr).read() }
 }
 
 /// `IA32_GS_BASE`.
@@ -271,13 +246,13 @@ pub const MSR_GS_BASE: u32 = 0xc000_0101;
 
 /// The time-stamp counter (instructions, under `-icount`).
 pub fn rdtsc() -> u64 {
-    let (lo, hi): (u32, u32);
-    // SAFETY: rdtsc is allowed in ring 0 and has no memory effect; lfence
-    // keeps it from running ahead of earlier instructions.
+    // SAFETY: lfence and rdtsc are allowed in ring 0 and have no memory
+    // effect; lfence keeps rdtsc from running ahead of earlier
+    // instructions.
     unsafe {
-        asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
-    };
-    u64::from(hi) << 32 | u64::from(lo)
+        core::arch::x86_64::_mm_lfence();
+        core::arch::x86_64::_rdtsc()
+    }
 }
 
 /// Why the kernel stops; the `isa-debug-exit` value that says so. QEMU
@@ -306,12 +281,11 @@ impl From<Outcome> for ExitCode {
 pub fn exit(code: ExitCode) -> ! {
     // SAFETY: port 0xf4 is QEMU's isa-debug-exit, which stops the machine;
     // without the device the write is ignored and we halt below.
-    unsafe {
-        asm!("out dx, eax", in("dx") 0xf4u16, in("eax") code as u32, options(nomem, nostack))
-    };
+    unsafe { Port::<u32>::new(0xf4).write(code as u32) };
+    interrupts::disable();
     loop {
-        // SAFETY: halting with interrupts disabled only stops this CPU.
-        unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
+        // Interrupts are off: this only stops this CPU.
+        instructions::hlt();
     }
 }
 

@@ -6,8 +6,8 @@
 //! (the kernel itself is built soft-float, so the user's x87/SSE state is
 //! never touched in the kernel and needs no saving on one CPU).
 
+use ::x86_64::registers::control::{Cr4, Cr4Flags};
 use alloc::vec;
-use core::arch::asm;
 
 use zx_subsystem::Kernel;
 use zx_subsystem::abi::Rights;
@@ -58,14 +58,7 @@ pub fn run(range: (u64, u64), lapic: &Lapic) -> ! {
     // SAFETY: ring 0, CR4 read-modify-write of two bits that only allow
     // SSE instructions and their exceptions.
     unsafe {
-        asm!(
-            "mov {t}, cr4",
-            "or {t}, {bits}",
-            "mov cr4, {t}",
-            t = out(reg) _,
-            bits = const (1u64 << 9) | (1u64 << 10),
-            options(nomem, nostack)
-        );
+        Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
     }
     // SAFETY: called once from `kernel_main` in ring 0 with the boot PML4
     // in CR3 under PCID 0.

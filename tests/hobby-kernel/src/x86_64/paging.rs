@@ -7,8 +7,6 @@
 //! The restricted-mode scenario runs in a process address space of the
 //! crate's own, which copies this root's kernel half (`zx.rs`).
 
-use core::arch::asm;
-
 use crate::memory::{FRAME_SIZE, FrameAllocator};
 
 /// Where the boot page tables map physical 0..1 GiB, kernel-only.
@@ -158,16 +156,15 @@ fn entry(table: u64, index: usize) -> u64 {
 
 /// The physical address of the root table in CR3.
 pub fn root() -> u64 {
-    let cr3: u64;
-    // SAFETY: reading CR3 has no effect.
-    unsafe { asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags)) };
-    cr3 & ADDR_MASK
+    ::x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64()
 }
 
 fn reload_cr3() {
-    // SAFETY: writing CR3 with its own value only flushes non-global TLB
-    // entries.
-    unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) };
+    // Writing CR3 with its own value only flushes non-global TLB entries.
+    ::x86_64::instructions::tlb::flush_all();
 }
 
 /// The physical frames behind the user pages.

@@ -17,7 +17,9 @@
 //! - The local APIC timer provides the interrupt for the kick of a thread
 //!   in restricted mode ([`HobbyMachine`]).
 
-use core::arch::asm;
+use ::x86_64::PhysAddr as x86PhysAddr;
+use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
+use ::x86_64::structures::paging::PhysFrame;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use alloc::collections::VecDeque;
@@ -131,15 +133,7 @@ pub(super) unsafe fn init() -> bool {
     if pcid {
         // SAFETY: CPUID says PCIDs exist, and the current PCID is 0
         // (obligation 1), the condition for setting CR4.PCIDE.
-        unsafe {
-            asm!(
-                "mov {t}, cr4",
-                "bts {t}, 17",
-                "mov cr4, {t}",
-                t = out(reg) _,
-                options(nomem, nostack)
-            );
-        }
+        unsafe { Cr4::update(|f| f.insert(Cr4Flags::PCID)) };
     }
     KERNEL_ROOT.store(paging::root(), Ordering::Relaxed);
     // SAFETY: ring 0, CR4 final for the kernel's life (obligation 1).
@@ -158,9 +152,7 @@ pub(super) unsafe fn init() -> bool {
 unsafe fn load_root(root: u64, pcid: u16) {
     // SAFETY: obligations 1 and 2: the kernel's code, stack and data stay
     // mapped, and the PCID field is valid.
-    unsafe {
-        asm!("mov cr3, {}", in(reg) root | u64::from(pcid), options(nostack, preserves_flags));
-    }
+    unsafe { Cr3::write_raw(PhysFrame::containing_address(x86PhysAddr::new(root)), pcid) };
 }
 
 /// The way to ring 3, the local APIC timer and CR3, for the scheduler.
@@ -265,10 +257,7 @@ static FORCED_PCID_BITS: AtomicU32 = AtomicU32::new(0);
 /// identifiers are still recycled, and every CR3 load flushes. After
 /// [`run`] (which turned PCIDs on).
 pub fn run_churn(r: &mut Report<Console>, lapic: &Lapic) {
-    let cr4: u64;
-    // SAFETY: reading CR4 has no effect.
-    unsafe { asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags)) };
-    let pcid = cr4 & (1 << 17) != 0;
+    let pcid = Cr4::read().contains(Cr4Flags::PCID);
     r.note(format_args!(
         "churn: PCIDs {}",
         if pcid { "on" } else { "off" }
