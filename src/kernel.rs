@@ -13,6 +13,41 @@ use crate::platform::Platform;
 /// The crate's kernel state for one machine: the platform, the root job.
 ///
 /// Cheap to clone (an `Arc`); a host typically keeps one in a static.
+///
+/// A kernel, a process with a thread, a syscall through the table (what
+/// a host does when the thread traps with a syscall), and the page tables
+/// to load when it runs on CPU 0:
+///
+/// ```
+/// use zx_subsystem::abi::{Status, zx_handle_t};
+/// use zx_subsystem::arch::X86_64;
+/// use zx_subsystem::sim::Sim;
+/// use zx_subsystem::syscall::SyscallNumber;
+/// use zx_subsystem::vm::{Perms, Placement, Vmo};
+/// use zx_subsystem::{Kernel, PAGE_SIZE};
+///
+/// let sim = Sim::<X86_64>::new();
+/// let kernel = Kernel::new(sim.clone());
+/// let process = kernel.create_process(kernel.root_job())?;
+/// let thread = process.create_thread(0)?;
+/// // A page the syscall writes its out-parameter to.
+/// let out = Vmo::create(&sim, PAGE_SIZE)?;
+/// let at = process.root_vmar().map(Placement::ANYWHERE, &out, 0, PAGE_SIZE, Perms::READ | Perms::WRITE)?;
+/// // zx_vmo_create(PAGE_SIZE, 0, &handle)
+/// let status = kernel.syscall_raw(
+///     &thread,
+///     SyscallNumber::VmoCreate as u64,
+///     [PAGE_SIZE, 0, at, 0, 0, 0, 0, 0],
+/// );
+/// assert_eq!(status, 0);
+/// let mut handle = [0u8; 4];
+/// out.read(0, &mut handle)?;
+/// assert_ne!(zx_handle_t::from_ne_bytes(handle), 0);
+/// let view = kernel.user_view(0, &thread);
+/// assert_eq!(view.root, process.aspace().root_table());
+/// # process.terminate();
+/// # Ok::<(), zx_subsystem::Error>(())
+/// ```
 pub struct Kernel<P: Platform> {
     inner: Arc<Inner<P>>,
 }

@@ -233,6 +233,35 @@ fn exit<P: Platform>(
 impl<P: Platform> Kernel<P> {
     /// Whether `thread` is running restricted code (its context is the
     /// restricted one).
+    ///
+    /// Binding a restricted state (`zx_restricted_bind_state`) through the
+    /// syscall table; entering (`zx_restricted_enter`) needs the thread's
+    /// registers, so a host runs it through [`Kernel::syscall`] in its
+    /// trap loop (the README's host loop shows the whole round trip):
+    ///
+    /// ```
+    /// use zx_subsystem::arch::Aarch64;
+    /// use zx_subsystem::sim::Sim;
+    /// use zx_subsystem::syscall::SyscallNumber;
+    /// use zx_subsystem::vm::{Perms, Placement, Vmo};
+    /// use zx_subsystem::{Kernel, PAGE_SIZE};
+    ///
+    /// let sim = Sim::<Aarch64>::new();
+    /// let kernel = Kernel::new(sim.clone());
+    /// let process = kernel.create_process(kernel.root_job())?;
+    /// let thread = process.create_thread(0)?;
+    /// let out = Vmo::create(&sim, PAGE_SIZE)?;
+    /// let at = process.root_vmar().map(Placement::ANYWHERE, &out, 0, PAGE_SIZE, Perms::READ | Perms::WRITE)?;
+    /// // zx_restricted_bind_state(0, &state_vmo)
+    /// let bind = SyscallNumber::RestrictedBindState as u64;
+    /// assert_eq!(kernel.syscall_raw(&thread, bind, [0, at, 0, 0, 0, 0, 0, 0]), 0);
+    /// assert!(!kernel.in_restricted_mode(&thread), "bound, not entered");
+    /// // zx_restricted_enter is refused without the caller's registers.
+    /// let enter = SyscallNumber::RestrictedEnter as u64;
+    /// assert_ne!(kernel.syscall_raw(&thread, enter, [0, 0x1000, 0, 0, 0, 0, 0, 0]), 0);
+    /// # process.terminate();
+    /// # Ok::<(), zx_subsystem::Error>(())
+    /// ```
     pub fn in_restricted_mode(&self, thread: &Thread<P>) -> bool {
         thread.in_restricted.load(Ordering::SeqCst)
     }

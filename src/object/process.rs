@@ -540,6 +540,31 @@ impl<P: Platform> Process<P> {
 
     /// Adds a handle to `object` with `rights` and returns its value.
     ///
+    /// Making a VMO and handing the process a handle to it (the value is
+    /// what its code passes to `zx_vmar_map`, `zx_vmo_read`, ...):
+    ///
+    /// ```
+    /// use zx_subsystem::abi::Rights;
+    /// use zx_subsystem::arch::Aarch64;
+    /// use zx_subsystem::object::KernelObject;
+    /// use zx_subsystem::sim::Sim;
+    /// use zx_subsystem::vm::Vmo;
+    /// use zx_subsystem::{Kernel, PAGE_SIZE};
+    ///
+    /// let sim = Sim::<Aarch64>::new();
+    /// let kernel = Kernel::new(sim.clone());
+    /// let process = kernel.create_process(kernel.root_job())?;
+    /// let vmo = Vmo::create(&sim, 4 * PAGE_SIZE)?;
+    /// vmo.write(0, b"for the process")?;
+    /// let handle = process.add_handle(KernelObject::Vmo(vmo.clone()), Rights::DEFAULT_VMO)?;
+    /// // The process's handle names the same VMO, with the rights given.
+    /// let (seen, rights) = process.get_object::<Vmo<_>>(handle, Rights::READ)?;
+    /// assert!(seen.same_as(&vmo));
+    /// assert_eq!(rights, Rights::DEFAULT_VMO);
+    /// # process.terminate();
+    /// # Ok::<(), zx_subsystem::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`HandleTable::add`].

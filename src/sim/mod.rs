@@ -118,6 +118,34 @@ impl Drop for Inner {
 }
 
 /// The simulated platform for architecture `A`.
+///
+/// A host's own integration tests run on it: frames are counted (a leak
+/// shows), exhaustion can be forced, and its MMU model keeps a TLB that
+/// only the crate's flushes invalidate.
+///
+/// ```
+/// use zx_subsystem::arch::X86_64;
+/// use zx_subsystem::sim::Sim;
+/// use zx_subsystem::vm::Vmo;
+/// use zx_subsystem::{Error, Kernel, PAGE_SIZE};
+///
+/// let sim = Sim::<X86_64>::new();
+/// let kernel = Kernel::new(sim.clone());
+/// let process = kernel.create_process(kernel.root_job())?;
+/// let before = sim.frames_allocated();
+/// // No frame left: the first write to a VMO page fails cleanly.
+/// sim.fail_after(0);
+/// let vmo = Vmo::create(&sim, PAGE_SIZE)?;
+/// assert!(matches!(vmo.write(0, &[1]), Err(Error::NoMemory)));
+/// assert_eq!(sim.frames_allocated(), before);
+/// sim.set_frame_limit(None);
+/// vmo.write(0, &[1])?;
+/// assert_eq!(sim.frames_allocated(), before + 1);
+/// drop(vmo);
+/// assert_eq!(sim.frames_allocated(), before, "freed with the VMO");
+/// # process.terminate();
+/// # Ok::<(), zx_subsystem::Error>(())
+/// ```
 pub struct Sim<A: Arch> {
     inner: Arc<Inner>,
     _arch: PhantomData<fn() -> A>,

@@ -13,6 +13,42 @@ use super::{Perms, Reach, round_up_len};
 
 /// A VMAR: a region of an [`AddressSpace`], as handles name it.
 ///
+/// Mapping a VMO, reading it through the mapping as user code would
+/// (the fault maps the page), protecting it and unmapping it:
+///
+/// ```
+/// use zx_subsystem::arch::Aarch64;
+/// use zx_subsystem::sim::Sim;
+/// use zx_subsystem::trap::Access;
+/// use zx_subsystem::vm::{OpChildren, Perms, Placement, Vmo};
+/// use zx_subsystem::{Kernel, PAGE_SIZE};
+///
+/// let sim = Sim::<Aarch64>::new();
+/// let kernel = Kernel::new(sim.clone());
+/// let process = kernel.create_process(kernel.root_job())?;
+/// let vmar = process.root_vmar();
+/// let vmo = Vmo::create(&sim, PAGE_SIZE)?;
+/// vmo.write(0, &[42])?;
+/// let va = vmar.map(Placement::ANYWHERE, &vmo, 0, PAGE_SIZE, Perms::READ | Perms::WRITE)?;
+/// let aspace = process.aspace();
+/// let mut b = [0u8];
+/// if let Err(fault) = sim.user_read(aspace.root_table(), aspace.asid(), va, &mut b) {
+///     aspace.page_fault(fault.va, Access::Read)?;
+///     sim.user_read(aspace.root_table(), aspace.asid(), va, &mut b).unwrap();
+/// }
+/// assert_eq!(b, [42]);
+/// // zx_vmar_protect: read-only now; a user write faults and the crate
+/// // refuses it.
+/// aspace.protect(vmar.region(), va, PAGE_SIZE, Perms::READ, OpChildren::Allowed)?;
+/// let write = sim.user_write(aspace.root_table(), aspace.asid(), va, &[1]);
+/// assert!(write.is_err());
+/// assert!(aspace.page_fault(va, Access::Write).is_err());
+/// vmar.unmap(va, PAGE_SIZE)?;
+/// assert!(aspace.translation(va).is_none());
+/// # process.terminate();
+/// # Ok::<(), zx_subsystem::Error>(())
+/// ```
+///
 /// The region itself lives in the address space's tree; once destroyed,
 /// every operation through this object fails with `BAD_STATE`.
 pub struct Vmar<P: Platform> {

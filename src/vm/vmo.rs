@@ -86,6 +86,30 @@ pub enum ChildKind {
 }
 
 /// A VMO handle object: one node of a VMO tree.
+///
+/// Pages are committed on first write (or fault), zero until then:
+///
+/// ```
+/// use zx_subsystem::arch::X86_64;
+/// use zx_subsystem::sim::Sim;
+/// use zx_subsystem::vm::Vmo;
+/// use zx_subsystem::PAGE_SIZE;
+///
+/// let sim = Sim::<X86_64>::new();
+/// let vmo = Vmo::create(&sim, 2 * PAGE_SIZE)?;
+/// assert_eq!(vmo.committed_pages(), 0);
+/// vmo.write(PAGE_SIZE + 8, b"hello")?;
+/// let mut buf = [0u8; 5];
+/// vmo.read(PAGE_SIZE + 8, &mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// assert_eq!(vmo.committed_pages(), 1);
+/// // A fixed-size VMO refuses to change size; a resizable one grows.
+/// assert!(vmo.set_size(4 * PAGE_SIZE).is_err());
+/// let grows = Vmo::create_resizable(&sim, PAGE_SIZE)?;
+/// grows.set_size(4 * PAGE_SIZE)?;
+/// assert_eq!(grows.size(), 4 * PAGE_SIZE);
+/// # Ok::<(), zx_subsystem::Error>(())
+/// ```
 pub struct Vmo<P: Platform> {
     koid: u64,
     tree: Arc<Tree<P>>,
