@@ -72,9 +72,10 @@ pub struct ThreadToken {
 /// 2. For such a frame, [`phys_to_virt`](Platform::phys_to_virt) returns a
 ///    pointer valid for reads and writes of [`PAGE_SIZE`] bytes, 8-byte
 ///    aligned, for as long as the frame is allocated.
-/// 3. [`flush_tlb`](Platform::flush_tlb) returns only after every CPU that
-///    may hold translations of the batch's address space has dropped the
-///    translations the batch names.
+/// 3. [`flush_tlb`](Platform::flush_tlb) returns only after every CPU in
+///    the batch's [`cpus`](TlbBatch::cpus) has dropped the translations the
+///    batch names (the crate puts in it every CPU that switched to one of
+///    the batch's views through [`Kernel::user_view`](crate::Kernel::user_view)).
 /// 4. [`kernel_root_table`](Platform::kernel_root_table), when it returns a
 ///    frame, returns one that [`phys_to_virt`](Platform::phys_to_virt)
 ///    maps like an allocated frame (as in 2) for as long as the platform
@@ -96,11 +97,17 @@ pub unsafe trait Platform: Clone + Send + Sync + 'static {
     /// The kernel's pointer to a frame's memory (the direct map).
     fn phys_to_virt(&self, frame: PhysAddr) -> *mut u8;
 
-    /// Invalidates the translations named by `batch` on every CPU where the
-    /// batch's address space may be active. On x86_64 that is local
-    /// `invlpg`/`invpcid` (see `arch::x86_64::tlb`) plus an IPI to other CPUs
-    /// running the address space; on aarch64 the broadcast `tlbi ...is`
-    /// instructions (`arch::aarch64::tlb`) reach every CPU by themselves.
+    /// Invalidates the translations named by `batch` on every CPU in
+    /// [`batch.cpus()`](TlbBatch::cpus): the CPUs that switched to one of
+    /// its views (or [`CpuSet::ALL`](crate::mmu::CpuSet::ALL) when the crate
+    /// cannot narrow it). On x86_64 that is local `invlpg`/`invpcid` (see
+    /// `arch::x86_64::tlb`) plus one IPI to each other CPU in the set, which
+    /// runs the same invalidation before it acknowledges; on aarch64 the
+    /// broadcast `tlbi ...is` instructions (`arch::aarch64::tlb`) reach
+    /// every CPU by themselves. The page-table changes are visible (the
+    /// crate's stores and fences are done) before this is called; the host
+    /// must make them visible to the remote CPU before it invalidates (the
+    /// IPI's own ordering does on both arches).
     fn flush_tlb(&self, batch: &TlbBatch);
 
     /// Asks the host to interrupt the CPU currently running `thread` so it

@@ -38,7 +38,9 @@
 //!
 //! # Memory
 //!
-//! Per view: one `AsidSlot` (8 bytes, in an `Arc`). Per kernel: a bitmap
+//! Per view: one `AsidSlot` (16 bytes, in an `Arc`: the context and the
+//! CPUs that switched to the view, which its TLB batches name,
+//! [`TlbBatch::cpus`](crate::mmu::TlbBatch::cpus)). Per kernel: a bitmap
 //! of `2^bits` bits (8 KiB for 16-bit ASIDs) and 17 bytes per CPU.
 //!
 //! Locks: `Asids::state` (leaf; taken on the slow path only).
@@ -52,7 +54,7 @@ use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use spin::Mutex;
 
-use crate::mmu::tlb::{Asid, TlbTarget};
+use crate::mmu::tlb::{Asid, CpuSet, TlbTarget};
 
 /// Bits of a context below its generation.
 const ASID_SHIFT: u32 = 16;
@@ -64,10 +66,12 @@ fn asid_of(ctx: u64) -> Asid {
 }
 
 /// One view's identifier: `generation << 16 | asid`, 0 before its first
-/// switch.
+/// switch; and the CPUs that switched to it (its TLB batches reach only
+/// those).
 #[derive(Debug, Default)]
 pub struct AsidSlot {
     ctx: AtomicU64,
+    cpus: AtomicU64,
 }
 
 impl AsidSlot {
@@ -83,6 +87,25 @@ impl AsidSlot {
         match self.ctx.load(Ordering::SeqCst) {
             0 => None,
             ctx => Some(asid_of(ctx)),
+        }
+    }
+
+    /// The CPUs that ever switched to the view: they may cache its
+    /// translations. (A CPU stays in the set for the view's life; clearing
+    /// it would need to know the CPU flushed since, which costs more on
+    /// every switch than the spare IPIs cost.)
+    pub fn cpus(&self) -> CpuSet {
+        CpuSet::from_bits(self.cpus.load(Ordering::SeqCst))
+    }
+
+    /// Adds `cpu` before the CPU can cache anything of the view (a
+    /// `SeqCst` read-modify-write, paired with the fence of
+    /// [`Tags::resolve`]). A plain load when it is already in.
+    #[inline]
+    fn note_cpu(&self, cpu: usize) {
+        let bit = CpuSet::one(cpu).bits();
+        if self.cpus.load(Ordering::SeqCst) & bit != bit {
+            self.cpus.fetch_or(bit, Ordering::SeqCst);
         }
     }
 }
@@ -102,19 +125,23 @@ pub(crate) enum Tags {
 }
 
 impl Tags {
-    /// The target to flush now, `None` when no view was ever switched in
-    /// (nothing can be cached). Call after the entries changed: the fence
-    /// orders those stores before the slot loads (module docs).
-    pub(crate) fn resolve(&self) -> Option<TlbTarget> {
+    /// The target to flush now and the CPUs to reach, `None` when no view
+    /// was ever switched in (nothing can be cached). Call after the
+    /// entries changed: the fence orders those stores before the slot
+    /// loads (module docs).
+    pub(crate) fn resolve(&self) -> Option<(TlbTarget, CpuSet)> {
         fence(Ordering::SeqCst);
         match self {
-            Tags::Fixed(t) => Some(*t),
-            Tags::One(s) => s.last().map(TlbTarget::Asid),
-            Tags::Pair(a, b) => match (a.last(), b.last()) {
-                (Some(a), Some(b)) => Some(TlbTarget::Pair(a, b)),
-                (Some(x), None) | (None, Some(x)) => Some(TlbTarget::Asid(x)),
-                (None, None) => None,
-            },
+            Tags::Fixed(t) => Some((*t, CpuSet::ALL)),
+            Tags::One(s) => s.last().map(|a| (TlbTarget::Asid(a), s.cpus())),
+            Tags::Pair(a, b) => {
+                let cpus = a.cpus().union(b.cpus());
+                match (a.last(), b.last()) {
+                    (Some(a), Some(b)) => Some((TlbTarget::Pair(a, b), cpus)),
+                    (Some(x), None) | (None, Some(x)) => Some((TlbTarget::Asid(x), cpus)),
+                    (None, None) => None,
+                }
+            }
         }
     }
 
@@ -263,6 +290,7 @@ impl Asids {
                     .compare_exchange(old, ctx, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok());
         if fast {
+            slot.note_cpu(cpu);
             return Switch {
                 asid: asid_of(ctx),
                 flush: false,
@@ -279,6 +307,7 @@ impl Asids {
         let mut st = self.state.lock();
         let ctx = self.renew(&mut st, slot);
         let flush = core::mem::take(&mut st.flush_pending[cpu]);
+        slot.note_cpu(cpu);
         active.store(ctx, Ordering::SeqCst);
         Switch {
             asid: asid_of(ctx),
@@ -288,9 +317,12 @@ impl Asids {
 
     /// The view's identifier in the current generation, given now if it
     /// has none (no CPU switches to it): for debuggers and tests that read
-    /// through a view without a CPU. A host switching a CPU uses
+    /// through a view without a CPU. Since that may be any CPU, the view's
+    /// batches reach every CPU from then on. A host switching a CPU uses
     /// [`switch_in`](Asids::switch_in).
     pub fn current(&self, slot: &AsidSlot) -> Asid {
+        // Whoever reads through the view now may do so on any CPU.
+        slot.cpus.fetch_or(CpuSet::ALL.bits(), Ordering::SeqCst);
         let ctx = slot.ctx.load(Ordering::SeqCst);
         if self.is_current(ctx) {
             return asid_of(ctx);

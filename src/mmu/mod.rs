@@ -28,4 +28,4 @@ pub use frame::FrameMem;
 pub use page_table::PageTable;
 pub(crate) use page_table::flush_tagged;
 pub use reserve::FrameReserve;
-pub use tlb::{Asid, TLB_BATCH_CAPACITY, TlbBatch, TlbScope, TlbTarget};
+pub use tlb::{Asid, CpuSet, TLB_BATCH_CAPACITY, TlbBatch, TlbScope, TlbTarget};

@@ -219,7 +219,9 @@ impl<P: Platform> PageTable<P> {
     /// (for a table whose view was never switched in, the placeholder a
     /// new batch starts with).
     pub fn target(&self) -> TlbTarget {
-        self.tags.resolve().unwrap_or_else(|| self.tags.nominal())
+        self.tags
+            .resolve()
+            .map_or_else(|| self.tags.nominal(), |(t, _)| t)
     }
 
     /// An empty batch for this table (aimed at its identifiers when it is
@@ -516,8 +518,8 @@ pub(crate) const fn table_base(va: u64, level: usize) -> u64 {
 /// Flushes `batch` for the identifiers `tags` resolve to now, then empties
 /// it (skipped when no view of the tags was ever loaded).
 pub(crate) fn flush_tagged<P: Platform>(platform: &P, tags: &Tags, batch: &mut TlbBatch) {
-    if let Some(target) = tags.resolve().filter(|_| !batch.is_empty()) {
-        batch.retarget(target);
+    if let Some((target, cpus)) = tags.resolve().filter(|_| !batch.is_empty()) {
+        batch.retarget(target, cpus);
         platform.flush_tlb(batch);
     }
     *batch = TlbBatch::for_target::<P::Arch>(tags.nominal());

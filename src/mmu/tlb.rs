@@ -65,6 +65,70 @@ impl TlbTarget {
     }
 }
 
+/// The CPUs a [`TlbBatch`] must reach: those that may hold its
+/// translations (that switched to one of its views while the view lived,
+/// [`Kernel::user_view`](crate::Kernel::user_view)). CPUs `0..64` are
+/// named one by one; a machine with more, and a batch the crate cannot
+/// narrow (a fixed-identifier table, a sharing group's shared region),
+/// names [`ALL`](CpuSet::ALL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CpuSet(u64);
+
+impl CpuSet {
+    /// No CPU.
+    pub const EMPTY: CpuSet = CpuSet(0);
+    /// Every CPU.
+    pub const ALL: CpuSet = CpuSet(u64::MAX);
+
+    /// The set of one CPU (every CPU past the 64 named ones).
+    pub const fn one(cpu: usize) -> CpuSet {
+        if cpu < 64 {
+            CpuSet(1 << cpu)
+        } else {
+            CpuSet::ALL
+        }
+    }
+
+    /// Whether `cpu` is in the set.
+    pub const fn contains(self, cpu: usize) -> bool {
+        if cpu < 64 {
+            self.0 & (1 << cpu) != 0
+        } else {
+            self.is_all()
+        }
+    }
+
+    /// Whether every CPU is (check before [`iter`](CpuSet::iter)).
+    pub const fn is_all(self) -> bool {
+        self.0 == u64::MAX
+    }
+
+    /// Whether no CPU is.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn union(self, other: CpuSet) -> CpuSet {
+        CpuSet(self.0 | other.0)
+    }
+
+    /// The CPUs below 64 in the set, in order.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |&c| self.0 & (1 << c) != 0)
+    }
+
+    /// The raw mask (bit `n`: CPU `n`).
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) const fn from_bits(bits: u64) -> CpuSet {
+        CpuSet(bits)
+    }
+}
+
 /// Capacity of a batch's page list (the largest per-arch threshold).
 pub const TLB_BATCH_CAPACITY: usize = 32;
 
@@ -85,6 +149,7 @@ pub enum TlbScope<'a> {
 #[derive(Clone, Debug)]
 pub struct TlbBatch {
     target: TlbTarget,
+    cpus: CpuSet,
     threshold: u8,
     len: u8,
     whole: bool,
@@ -101,6 +166,7 @@ impl TlbBatch {
     pub fn for_target<A: Arch>(target: TlbTarget) -> TlbBatch {
         TlbBatch {
             target,
+            cpus: CpuSet::ALL,
             // The threshold is a small per-arch constant (<= capacity).
             threshold: A::TLB_PAGE_THRESHOLD.min(TLB_BATCH_CAPACITY) as u8,
             len: 0,
@@ -109,10 +175,20 @@ impl TlbBatch {
         }
     }
 
-    /// Aims the batch at `target` (the identifiers its table's views hold
-    /// at flush time).
-    pub(crate) fn retarget(&mut self, target: TlbTarget) {
+    /// Aims the batch at `target` on `cpus` (the identifiers its table's
+    /// views hold at flush time, and the CPUs that ran them).
+    pub(crate) fn retarget(&mut self, target: TlbTarget, cpus: CpuSet) {
         self.target = target;
+        self.cpus = cpus;
+    }
+
+    /// The CPUs that may hold the batch's translations: the only ones
+    /// [`Platform::flush_tlb`](crate::Platform::flush_tlb) must reach (one
+    /// IPI per remote CPU in the set, whatever the batch's size). A batch
+    /// made with [`new`](TlbBatch::new) or [`for_target`](TlbBatch::for_target)
+    /// names [`CpuSet::ALL`].
+    pub fn cpus(&self) -> CpuSet {
+        self.cpus
     }
 
     /// The identifiers whose translations the batch invalidates.

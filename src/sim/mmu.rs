@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 use crate::arch::{Arch, X86_64};
 use crate::mmu::format::{level_shift, level_size};
-use crate::mmu::{Asid, FrameMem, TlbBatch, TlbScope, TlbTarget};
+use crate::mmu::{Asid, CpuSet, FrameMem, TlbBatch, TlbScope, TlbTarget};
 use crate::platform::{PAGE_SIZE, PhysAddr};
 use crate::sim::Sim;
 use crate::sim::hw::{Model, Perms, Walked};
@@ -141,28 +141,32 @@ impl TlbModel {
         self.entries.retain(|k, _| k.0 != cpu);
     }
 
-    /// Drops what `batch` names.
+    /// Drops what `batch` names, on the CPUs it names only: a CPU the
+    /// crate left out keeps its entries, stale or not.
     pub(crate) fn invalidate(&mut self, batch: &TlbBatch) {
-        let target = batch.target();
+        let (target, cpus) = (batch.target(), batch.cpus());
         match batch.scope() {
             TlbScope::Nothing => {}
             TlbScope::Pages(pages) => {
                 for &va in pages {
-                    self.drop_va(target, va);
+                    self.drop_va(target, cpus, va);
                 }
             }
-            TlbScope::AddressSpace => self.entries.retain(|k, _| !target.covers(k.1)),
+            TlbScope::AddressSpace => self
+                .entries
+                .retain(|k, _| !(target.covers(k.1) && cpus.contains(k.0))),
         }
     }
 
     /// Drops every entry (of any size) translating `va` under `target`, on
-    /// every CPU.
-    fn drop_va(&mut self, target: TlbTarget, va: u64) {
+    /// the CPUs in `cpus`.
+    fn drop_va(&mut self, target: TlbTarget, cpus: CpuSet, va: u64) {
         if target.is_all() {
-            self.entries.retain(|k, _| k.3 != va >> level_shift(k.2));
+            self.entries
+                .retain(|k, _| !(k.3 == va >> level_shift(k.2) && cpus.contains(k.0)));
             return;
         }
-        for cpu in 0..self.cpus {
+        for cpu in (0..self.cpus).filter(|&c| cpus.contains(c)) {
             self.drop_va_on(cpu, target, va);
         }
     }

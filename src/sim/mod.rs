@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 use crate::arch::{Aarch32, Arch};
-use crate::mmu::TlbBatch;
+use crate::mmu::{CpuSet, TlbBatch};
 use crate::object::Thread;
 use crate::outcome::UserView;
 use crate::platform::{PAGE_SIZE, PhysAddr, Platform, ThreadToken};
@@ -79,6 +79,8 @@ struct Inner {
     limit: AtomicUsize,
     /// Number of `flush_tlb` calls.
     flushes: AtomicUsize,
+    /// The CPU set of every `flush_tlb` call, oldest first.
+    flush_cpus: Mutex<Vec<CpuSet>>,
     /// Threads the crate asked to interrupt, in order.
     interrupts: Mutex<Vec<ThreadToken>>,
     /// Koids of threads with an interrupt not yet taken by [`cpu::Cpu`].
@@ -185,6 +187,7 @@ impl<A: Arch> Sim<A> {
                 total_allocs: AtomicUsize::new(0),
                 limit: AtomicUsize::new(usize::MAX),
                 flushes: AtomicUsize::new(0),
+                flush_cpus: Mutex::new(Vec::new()),
                 interrupts: Mutex::new(Vec::new()),
                 pending: Mutex::new(HashSet::new()),
                 started: Mutex::new(Vec::new()),
@@ -269,6 +272,13 @@ impl<A: Arch> Sim<A> {
     /// [`fail_heap_after`](Sim::fail_heap_after) on this thread.
     pub fn heap_failure_fired() -> bool {
         HEAP_FAILURE.with(|c| c.get().1)
+    }
+
+    /// The CPU sets of the TLB flushes the crate requested since the last
+    /// call, oldest first ([`TlbBatch::cpus`]: the CPUs a real host would
+    /// send an IPI).
+    pub fn take_flush_cpus(&self) -> Vec<CpuSet> {
+        core::mem::take(&mut *self.inner.flush_cpus.lock().expect("sim lock"))
     }
 
     /// Number of TLB flushes the crate requested.
@@ -383,6 +393,11 @@ unsafe impl<A: Arch> Platform for Sim<A> {
 
     fn flush_tlb(&self, batch: &TlbBatch) {
         self.inner.tlb.lock().expect("sim lock").invalidate(batch);
+        self.inner
+            .flush_cpus
+            .lock()
+            .expect("sim lock")
+            .push(batch.cpus());
         self.inner.flushes.fetch_add(1, Ordering::SeqCst);
     }
 

@@ -240,7 +240,9 @@ impl<P: Platform> AddressSpace<P> {
     /// The identifiers this address space's translations may be cached
     /// under now: what its [`TlbBatch`]es are aimed at when flushed.
     pub fn tlb_target(&self) -> TlbTarget {
-        self.tags.resolve().unwrap_or_else(|| self.tags.nominal())
+        self.tags
+            .resolve()
+            .map_or_else(|| self.tags.nominal(), |(t, _)| t)
     }
 
     /// The identifier slot of the root's view.
