@@ -13,7 +13,8 @@
 //! `bench: null_syscall <N> insns/iter, restricted_roundtrip <M> insns/iter,
 //! ratio <R>`. `cargo xtask bench` boots the kernel on each arch for it
 //! ([`hobby_serial`]); `--serial ARCH=FILE` reads a captured boot instead.
-//! If a boot fails, that row is skipped with the reason. The same boot
+//! If a boot fails, that row says so with the reason, and the command
+//! fails once the table is written (never a silent skip). The same boot
 //! gives the address-space switch figures ([`switch`]).
 //!
 //! `cargo xtask test` runs [`test_mode`]: every benchmark once.
@@ -148,7 +149,19 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     write(&docs.join("bench-ratios.svg"), &svg(&figures))?;
     println!("{table}");
     println!("xtask: wrote docs/bench-results.md and docs/bench-ratios.svg");
-    linux_verdict(&linux)
+    let skipped: Vec<String> = restricted
+        .iter()
+        .filter_map(|(arch, r)| r.as_ref().err().map(|e| format!("{arch}: {e}")))
+        .collect();
+    linux_verdict(&linux)?;
+    if skipped.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "the hobby kernel's rows were not measured (the table says so):\n  {}",
+            skipped.join("\n  ")
+        )))
+    }
 }
 
 /// Boots Linux on both arches for the `mprotect` shapes (see

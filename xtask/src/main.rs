@@ -49,7 +49,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("run") => ensure_toolchain().and_then(|()| qemu::run(&args[1..])),
-        Some("bench") => bench::run(&args[1..]),
+        // The restricted-mode and switch rows boot the hobby kernel: its
+        // targets must be there (a fresh machine has none).
+        Some("bench") => ensure_toolchain().and_then(|()| bench::run(&args[1..])),
         Some("linux-conformance") => ensure_toolchain().and_then(|()| conformance::stage()),
         Some("linux") => {
             util::to_stderr(true);
