@@ -14,6 +14,7 @@
 //! returns `Result<u64>`; [`crate::errno::ret`] makes the register.
 
 pub mod file;
+mod path;
 pub mod poll;
 pub mod proc;
 pub mod signal;
