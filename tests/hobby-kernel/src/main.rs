@@ -52,6 +52,8 @@ mod churn;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod linux;
 mod memory;
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod pingpong;
 mod report;
 mod sched;
 mod zx_host;

@@ -8,6 +8,7 @@ mod churn_user;
 mod cpu;
 mod linux;
 mod paging;
+mod pingpong_user;
 mod scenario;
 mod user;
 mod zx;
@@ -47,6 +48,7 @@ pub extern "C" fn kernel_main(boot_el: u64) -> ! {
     scenario::run(&mut report, &mut env);
     zx::run(&mut report, &env.gic);
     zx::run_churn(&mut report, &env.gic);
+    zx::run_pingpong(&mut report, &env.gic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

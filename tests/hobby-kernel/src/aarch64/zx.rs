@@ -42,7 +42,7 @@ use zx_subsystem::{Access, PAGE_SIZE, PhysAddr, Platform, ThreadToken, Trap, Use
 use super::Console;
 use super::cpu::Gic;
 use super::paging;
-use super::{churn_user, zx_user};
+use super::{churn_user, pingpong_user, zx_user};
 use crate::churn::{self, ChurnArch, Start};
 use crate::memory::FRAMES;
 use crate::report::Report;
@@ -363,4 +363,15 @@ impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
         // named that table (2).
         unsafe { load_ttbr0(CHURN_BOOT_TTBR0.load(Ordering::Relaxed), 0, true) };
     }
+}
+
+/// Runs the futex ping-pong scenario ([`crate::pingpong`]).
+pub fn run_pingpong(r: &mut Report<Console>, gic: &Gic) {
+    CHURN_BOOT_TTBR0.store(TTBR0_EL1.get(), Ordering::Relaxed);
+    crate::pingpong::run(
+        HobbyPlatform,
+        pingpong_user::blob(),
+        &mut HobbyMachine { gic },
+        r,
+    );
 }

@@ -7,6 +7,7 @@ mod churn_user;
 mod cpu;
 mod linux;
 mod paging;
+mod pingpong_user;
 mod scenario;
 mod user;
 mod zx;
@@ -59,6 +60,7 @@ pub extern "C" fn kernel_main(start_info: u64) -> ! {
     scenario::run(&mut report, &mut env);
     zx::run(&mut report, &env.lapic);
     zx::run_churn(&mut report, &env.lapic);
+    zx::run_pingpong(&mut report, &env.lapic);
     let outcome = report.finish();
     cpu::exit(outcome.into())
 }

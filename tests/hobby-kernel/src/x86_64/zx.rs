@@ -36,7 +36,7 @@ use zx_subsystem::{PhysAddr, Platform, ThreadToken, Trap, UserView};
 use super::Console;
 use super::cpu::Lapic;
 use super::paging;
-use super::{churn_user, zx_user};
+use super::{churn_user, pingpong_user, zx_user};
 use crate::churn::{self, ChurnArch, Start};
 use crate::memory::FRAMES;
 use crate::report::Report;
@@ -295,4 +295,15 @@ impl ChurnArch<HobbyPlatform> for HobbyMachine<'_> {
         // SAFETY: the boot PML4 under PCID 0.
         unsafe { load_root(KERNEL_ROOT.load(Ordering::Relaxed), 0) };
     }
+}
+
+/// Runs the futex ping-pong scenario ([`crate::pingpong`]), after [`run`].
+pub fn run_pingpong(r: &mut Report<Console>, lapic: &Lapic) {
+    let pcid = Cr4::read().contains(Cr4Flags::PCID);
+    crate::pingpong::run(
+        HobbyPlatform,
+        pingpong_user::blob(),
+        &mut HobbyMachine { lapic, pcid },
+        r,
+    );
 }
