@@ -8,71 +8,15 @@
 
 mod common;
 
-use std::sync::Arc;
+use common::procs::{Machine, Proc};
 
 use zx_subsystem::arch::Arch;
-use zx_subsystem::object::{Job, Process, Thread};
 use zx_subsystem::sim::{Fault, Sim};
 use zx_subsystem::trap::Access;
-use zx_subsystem::vm::{OpChildren, Perms, Placement, Vmo};
-use zx_subsystem::{Kernel, PAGE_SIZE, UserView};
-
-struct Proc<A: Arch> {
-    process: Arc<Process<Sim<A>>>,
-    thread: Arc<Thread<Sim<A>>>,
-    va: u64,
-}
-
-impl<A: Arch> Drop for Proc<A> {
-    fn drop(&mut self) {
-        self.process.terminate();
-    }
-}
-
-struct Machine<A: Arch> {
-    sim: Sim<A>,
-    kernel: Kernel<Sim<A>>,
-    job: Arc<Job>,
-}
+use zx_subsystem::vm::{OpChildren, Perms, Placement};
+use zx_subsystem::{PAGE_SIZE, UserView};
 
 impl<A: Arch> Machine<A> {
-    /// `bits`: identifier width (`None`: the arch's default).
-    fn new(cpus: usize, bits: Option<u32>) -> Self {
-        let sim = Sim::<A>::new();
-        sim.set_cpus(cpus);
-        if let Some(b) = bits {
-            sim.set_asid_bits(b);
-        }
-        let kernel = Kernel::new(sim.clone());
-        let job = kernel.root_job().create_child().expect("job");
-        Machine { sim, kernel, job }
-    }
-
-    /// A process with one thread and one fresh page mapped read-write
-    /// (every process gets the same address: first fit).
-    fn spawn(&self) -> Proc<A> {
-        let process = self.kernel.create_process(&self.job).expect("process");
-        let thread = process.create_thread(7).expect("thread");
-        let va = self.map_page(&process);
-        Proc {
-            process,
-            thread,
-            va,
-        }
-    }
-
-    fn map_page(&self, process: &Arc<Process<Sim<A>>>) -> u64 {
-        self.map_page_at(process, Placement::ANYWHERE)
-    }
-
-    fn map_page_at(&self, process: &Arc<Process<Sim<A>>>, at: Placement) -> u64 {
-        let vmo = Vmo::create(&self.sim, PAGE_SIZE).expect("vmo");
-        process
-            .root_vmar()
-            .map(at, &vmo, 0, PAGE_SIZE, Perms::READ | Perms::WRITE)
-            .expect("map")
-    }
-
     /// Runs `op` through `p`'s view on the calling thread's CPU, resolving
     /// faults through the crate, with the view loaded by `switch`.
     fn access(

@@ -6,6 +6,7 @@
 pub mod group;
 pub mod host;
 pub mod page_table;
+pub mod procs;
 
 use std::sync::Arc;
 

@@ -90,6 +90,47 @@ macro_rules! user_blob {
 #[cfg(target_os = "none")]
 pub(crate) use user_blob;
 
+/// The first lines of a user program's `global_asm!`: its `.rodata`
+/// section and start symbol `$sym` (a string literal).
+#[cfg(target_os = "none")]
+macro_rules! user_asm_start {
+    ($sym:literal) => {
+        concat!(
+            ".pushsection .rodata.",
+            $sym,
+            ", \"a\"\n.balign 16\n.global ",
+            $sym,
+            "\n",
+            $sym,
+            ":"
+        )
+    };
+}
+#[cfg(target_os = "none")]
+pub(crate) use user_asm_start;
+
+/// The last lines: the end label and the length word [`user_blob!`]
+/// reads (`$sym` + `_len`).
+#[cfg(target_os = "none")]
+macro_rules! user_asm_end {
+    ($sym:literal) => {
+        concat!(
+            $sym,
+            "_end:\n.balign 8\n.global ",
+            $sym,
+            "_len\n",
+            $sym,
+            "_len: .quad ",
+            $sym,
+            "_end - ",
+            $sym,
+            "\n.popsection"
+        )
+    };
+}
+#[cfg(target_os = "none")]
+pub(crate) use user_asm_end;
+
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!(

@@ -11,10 +11,7 @@ use crate::churn::HOST_CHURN;
 crate::user_blob!(hk_churn_user, hk_churn_user_len);
 
 core::arch::global_asm!(
-    ".pushsection .rodata.hk_churn_user, \"a\"",
-    ".balign 16",
-    ".global hk_churn_user",
-    "hk_churn_user:",
+    crate::user_asm_start!("hk_churn_user"),
     // The crate keeps every register but x0 across syscalls.
     "mov x19, x0",
     "mov x20, x1",
@@ -45,11 +42,7 @@ core::arch::global_asm!(
     "svc #0",
     "udf #0",
     ".ltorg",
-    "hk_churn_user_end:",
-    ".balign 8",
-    ".global hk_churn_user_len",
-    "hk_churn_user_len: .quad hk_churn_user_end - hk_churn_user",
-    ".popsection",
+    crate::user_asm_end!("hk_churn_user"),
     churn = const HOST_CHURN,
     terminated = const ZX_TASK_TERMINATED,
     infinite = const ZX_TIME_INFINITE,

@@ -11,10 +11,7 @@ use crate::churn::HOST_CHURN;
 crate::user_blob!(hk_churn_user, hk_churn_user_len);
 
 core::arch::global_asm!(
-    ".pushsection .rodata.hk_churn_user, \"a\"",
-    ".balign 16",
-    ".global hk_churn_user",
-    "hk_churn_user:",
+    crate::user_asm_start!("hk_churn_user"),
     // The crate keeps every register but rax, rcx and r11 across syscalls.
     "mov r14, rdi",
     "mov r15, rsi",
@@ -44,11 +41,7 @@ core::arch::global_asm!(
     "mov eax, {process_exit}",
     "syscall",
     "ud2",
-    "hk_churn_user_end:",
-    ".balign 8",
-    ".global hk_churn_user_len",
-    "hk_churn_user_len: .quad hk_churn_user_end - hk_churn_user",
-    ".popsection",
+    crate::user_asm_end!("hk_churn_user"),
     churn = const HOST_CHURN,
     terminated = const ZX_TASK_TERMINATED,
     infinite = const ZX_TIME_INFINITE,

@@ -11,10 +11,7 @@ use crate::pingpong::{HOST_PINGPONG, ROUNDS};
 crate::user_blob!(hk_pingpong_user, hk_pingpong_user_len);
 
 core::arch::global_asm!(
-    ".pushsection .rodata.hk_pingpong_user, \"a\"",
-    ".balign 16",
-    ".global hk_pingpong_user",
-    "hk_pingpong_user:",
+    crate::user_asm_start!("hk_pingpong_user"),
     // The crate keeps every register but rax, rcx and r11 across syscalls.
     "mov r15, rsi",
     "mov rbx, rdx",
@@ -58,11 +55,7 @@ core::arch::global_asm!(
     "mov eax, {thread_exit}",
     "syscall",
     "ud2",
-    "hk_pingpong_user_end:",
-    ".balign 8",
-    ".global hk_pingpong_user_len",
-    "hk_pingpong_user_len: .quad hk_pingpong_user_end - hk_pingpong_user",
-    ".popsection",
+    crate::user_asm_end!("hk_pingpong_user"),
     rounds = const ROUNDS,
     infinite = const ZX_TIME_INFINITE,
     futex_wait = const Sys::FutexWait as u64,
