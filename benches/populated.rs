@@ -66,8 +66,10 @@ fn config(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime
         .measurement_time(Duration::from_secs(4));
 }
 
-/// The benchmarks that work on our own tables of format `A`; `extra` adds
-/// the crate peer of the format on the same tables.
+/// The benchmarks that work on tables of format `A`; `extra` adds the
+/// crate peer of the format. Ours runs on its own table; the floors and the
+/// peer on a second one of the same shape, so nothing rewrites our leaves
+/// behind the walker's full-table hints (which would leave them stale).
 fn ours_and_floors<A: Arch>(
     c: &mut Criterion,
     extra: impl FnOnce(
@@ -77,12 +79,13 @@ fn ours_and_floors<A: Arch>(
 ) {
     let sim = Sim::<A>::new();
     let mut pt = populated_table(&sim, GIB_PAGES);
-    let tables = leaf_tables(&sim, pt.root(), GIB_BASE);
+    let mut theirs = populated_table(&sim, GIB_PAGES);
+    let tables = leaf_tables(&sim, theirs.root(), GIB_BASE);
     let ptrs = table_ptrs(&sim, &tables);
     let bit = write_bit::<A>();
     let urw = MmuFlags::RW | MmuFlags::USER;
     let ur = MmuFlags::READ | MmuFlags::USER;
-    // SAFETY: the benchmark owns `pt`; nothing else touches its tables
+    // SAFETY: the benchmark owns `theirs`; nothing else touches its tables
     // while the loop runs.
     let floor = || unsafe { floor_plain(&ptrs, bit) };
     let mut write = true;
@@ -103,7 +106,7 @@ fn ours_and_floors<A: Arch>(
         b.iter(|| floor_atomic(&sim, &tables, bit))
     });
     g.bench_function("ours_pt", |b| b.iter(|| ours(&mut pt)));
-    extra(&mut g, &mut pt);
+    extra(&mut g, &mut theirs);
     drop(g);
     let mut g = c.benchmark_group(format!("pair_{}", A::NAME));
     config(&mut g);
@@ -114,7 +117,11 @@ fn ours_and_floors<A: Arch>(
         b.iter_custom(|iters| paired(iters, || ours(&mut pt), || floor_atomic(&sim, &tables, bit)))
     });
     drop(g);
+    // Nothing but ours wrote our table: its hints still match its leaves.
+    pt.audit()
+        .expect("our table's invariants after the benchmarks");
     drop(pt);
+    drop(theirs);
 
     // The whole syscall path on a 1 GiB VMO mapping, every page faulted in.
     let env = Env::<A>::new();
