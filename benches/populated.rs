@@ -17,6 +17,11 @@
 //!   `Mapping::modify_range` over the same range of 4 KiB pages in its own
 //!   (inactive) tables.
 //!
+//! - `ours_pt_sparse`: the walker's per-entry path: the same protect over a
+//!   gigabyte populated one page in eight, whose tables are never full, so
+//!   no full-table hint applies (`pair_<arch>/pt_sparse_vs_floor_plain`
+//!   against the floor over those tables).
+//!
 //! - `pair_<arch>/{pt,syscall}_vs_floor_{plain,atomic}`: ours and a floor
 //!   alternating call by call; the "time" criterion reports is the ratio,
 //!   in µs (see `common::paired`).
@@ -39,9 +44,9 @@ use x86_64::structures::paging::{
 };
 use zx_subsystem::abi::{ZX_VM_ALIGN_1GB, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE};
 use zx_subsystem::arch::{Aarch64, Arch, X86_64};
-use zx_subsystem::mmu::{FrameReserve, MmuFlags, PageTable, TlbBatch};
+use zx_subsystem::mmu::{FrameReserve, MmuFlags, PageSize, PageTable, TlbBatch};
 use zx_subsystem::sim::Sim;
-use zx_subsystem::{PAGE_SIZE, Platform};
+use zx_subsystem::{PAGE_SIZE, PhysAddr, Platform};
 
 use common::{
     Env, GIB_BASE, GIB_PAGES, floor_atomic, floor_plain, leaf_tables, paired, populated_table,
@@ -122,6 +127,7 @@ fn ours_and_floors<A: Arch>(
         .expect("our table's invariants after the benchmarks");
     drop(pt);
     drop(theirs);
+    sparse::<A>(c);
 
     // The whole syscall path on a 1 GiB VMO mapping, every page faulted in.
     let env = Env::<A>::new();
@@ -147,6 +153,47 @@ fn ours_and_floors<A: Arch>(
     config(&mut g);
     g.bench_function("syscall_vs_floor_plain", |b| {
         b.iter_custom(|iters| paired(iters, &mut ours, floor))
+    });
+}
+
+/// The per-entry path: a gigabyte with one page in eight mapped (32,768
+/// leaves in 512 tables that are never full), protected whole, R ↔ RW,
+/// against the plain floor over the same 512 tables.
+fn sparse<A: Arch>(c: &mut Criterion) {
+    let sim = Sim::<A>::new();
+    let mut pt = PageTable::new(sim.clone(), 1).expect("root table");
+    let urw = MmuFlags::RW | MmuFlags::USER;
+    let ur = MmuFlags::READ | MmuFlags::USER;
+    let mut batch = TlbBatch::new::<A>(1);
+    for i in (0..GIB_PAGES).step_by(8) {
+        let va = GIB_BASE + i * PAGE_SIZE;
+        pt.map(va, PhysAddr::new(va), PageSize::Size4K, urw, &mut batch)
+            .expect("map");
+    }
+    let tables = leaf_tables(&sim, pt.root(), GIB_BASE);
+    let ptrs = table_ptrs(&sim, &tables);
+    let bit = write_bit::<A>();
+    // SAFETY: the floor only flips bits of this benchmark's tables, between
+    // our protects (alternating, never at once).
+    let floor = || unsafe { floor_plain(&ptrs, bit) };
+    let mut write = true;
+    let mut ours = |pt: &mut PageTable<Sim<A>>| {
+        write = !write;
+        let flags = if write { urw } else { ur };
+        let mut batch = TlbBatch::new::<A>(1);
+        let mut reserve = FrameReserve::empty(&sim);
+        pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
+            .expect("protect");
+        sim.flush_tlb(&batch);
+    };
+    let mut g = c.benchmark_group(format!("populated_{}", A::NAME));
+    config(&mut g);
+    g.bench_function("ours_pt_sparse", |b| b.iter(|| ours(&mut pt)));
+    drop(g);
+    let mut g = c.benchmark_group(format!("pair_{}", A::NAME));
+    config(&mut g);
+    g.bench_function("pt_sparse_vs_floor_plain", |b| {
+        b.iter_custom(|iters| paired(iters, || ours(&mut pt), floor))
     });
 }
 
