@@ -323,6 +323,7 @@ pub fn run_churn(r: &mut Report<Console>, gic: &Gic) {
     churn::run(
         HobbyPlatform,
         churn_user::blob(),
+        churn_user::parent_offset(),
         &mut HobbyMachine { gic },
         r,
     );

@@ -266,6 +266,7 @@ pub fn run_churn(r: &mut Report<Console>, lapic: &Lapic) {
     churn::run(
         HobbyPlatform,
         churn_user::blob(),
+        churn_user::parent_offset(),
         &mut HobbyMachine { lapic, pcid },
         r,
     );
