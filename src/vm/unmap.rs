@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::heap::Reserve;
-use crate::mmu::{FrameReserve, TlbBatch};
+use crate::mmu::{FrameReserve, MmuFlags, TlbBatch};
 use crate::platform::{PAGE_SIZE, Platform};
 use crate::trap::Access;
 
@@ -274,6 +274,9 @@ impl<P: Platform> AddressSpace<P> {
     ///
     /// As [`copy_to_user`](AddressSpace::copy_to_user), for reading.
     pub fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> Result<()> {
+        if self.read_translated(va, buf) {
+            return Ok(());
+        }
         let len = buf.len();
         self.user_copy(va, len, Access::Read, |mem, in_page, done, n| match mem {
             Some(m) => {
@@ -281,6 +284,33 @@ impl<P: Platform> AddressSpace<P> {
             }
             None => buf[done..done + n].fill(0),
         })
+    }
+
+    /// The fast path of [`copy_from_user`](AddressSpace::copy_from_user)
+    /// for a read within one page that the tables already map readable to
+    /// user mode: the bytes come straight from the frame, under the
+    /// page-table lock, without the VMAR tree or the VMO (a syscall's
+    /// futex word, a small in-parameter). `false` (nothing read) sends the
+    /// caller down the full path, which also faults pages in.
+    fn read_translated(&self, va: u64, buf: &mut [u8]) -> bool {
+        let in_page = (va % PAGE_SIZE) as usize;
+        if buf.is_empty() || in_page + buf.len() > PAGE_SIZE as usize || !self.contains(va) {
+            return false;
+        }
+        let pt = self.page_table.lock();
+        let Some(t) = pt.query(va) else {
+            return false;
+        };
+        if !t.flags.contains(MmuFlags::READ | MmuFlags::USER) {
+            return false;
+        }
+        // SAFETY: a user translation points at a page its VMO committed,
+        // and a VMO removes every translation of a page (under this lock,
+        // `unmap_translations`) before the frame can be freed; we hold the
+        // lock for the whole read, which is atomic (FrameMem).
+        let mem = unsafe { crate::mmu::FrameMem::new(self.platform(), t.pa) };
+        mem.read(in_page, buf);
+        true
     }
 
     fn user_copy(
