@@ -32,6 +32,7 @@
 //!    syscall. With nothing runnable the kernel idles to the earliest
 //!    deadline; if every thread waits forever, it stops.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -72,7 +73,7 @@ pub trait Machine<P: Platform> {
     /// Moves the threads the crate started since the last call to the back
     /// of `queue`, oldest first (cheap when there are none: it runs after
     /// every trap); says whether there were any.
-    fn take_started(&mut self, queue: &mut VecDeque<Task<P>>) -> bool;
+    fn take_started(&mut self, queue: &mut VecDeque<Box<Task<P>>>) -> bool;
     /// Appends the koids of the threads the crate woke
     /// (`Platform::wake`) since the last call.
     fn take_woken(&mut self, woken: &mut Vec<u64>);
@@ -109,8 +110,10 @@ pub enum Stop<A: Arch> {
 /// The threads that are not on the CPU: runnable ones in order, parked
 /// ones with their deadlines.
 struct Queues<P: Platform> {
-    runnable: VecDeque<Task<P>>,
-    parked: Vec<(Task<P>, Deadline)>,
+    // Boxed: a task is moved between the queues at every switch, and its
+    // context is large (aarch64: 800 bytes with the FP registers).
+    runnable: VecDeque<Box<Task<P>>>,
+    parked: Vec<(Box<Task<P>>, Deadline)>,
 }
 
 impl<P: Platform> Queues<P> {
@@ -139,7 +142,7 @@ impl<P: Platform> Queues<P> {
     /// syscall, one still waiting parks again). When nothing is runnable,
     /// waits for the earliest deadline; `None` when no thread is left or
     /// every one waits forever.
-    fn next<M: Machine<P>>(&mut self, kernel: &Kernel<P>, machine: &mut M) -> Option<Task<P>> {
+    fn next<M: Machine<P>>(&mut self, kernel: &Kernel<P>, machine: &mut M) -> Option<Box<Task<P>>> {
         loop {
             let mut woken = Vec::new();
             machine.take_woken(&mut woken);
@@ -174,7 +177,7 @@ impl<P: Platform> Queues<P> {
     }
 
     /// Parks `t` as the crate's blocking contract says.
-    fn block(&mut self, kernel: &Kernel<P>, t: Task<P>, deadline: Deadline) {
+    fn block(&mut self, kernel: &Kernel<P>, t: Box<Task<P>>, deadline: Deadline) {
         match kernel.park(&t.thread) {
             Park::Parked => self.parked.push((t, deadline)),
             Park::Woken => self.runnable.push_back(t),
@@ -191,7 +194,7 @@ pub fn run<P: Platform, M: Machine<P>, H: Host<P>>(
     host: &mut H,
 ) -> Stop<P::Arch> {
     let mut q = Queues {
-        runnable: first.into(),
+        runnable: first.into_iter().map(Box::new).collect(),
         parked: Vec::new(),
     };
     let mut loaded: Option<UserView> = None;
@@ -326,13 +329,13 @@ impl<P: Platform> StartedQueue<P> {
     /// Moves every queued thread to the back of `queue`; says whether
     /// there were any.
     #[inline]
-    pub fn drain_into(&self, queue: &mut VecDeque<Task<P>>) -> bool {
+    pub fn drain_into(&self, queue: &mut VecDeque<Box<Task<P>>>) -> bool {
         if !self.any.load(Ordering::Acquire) {
             return false;
         }
         let mut tasks = self.tasks.lock();
         self.any.store(false, Ordering::Release);
-        queue.extend(tasks.drain(..));
+        queue.extend(tasks.drain(..).map(Box::new));
         true
     }
 }

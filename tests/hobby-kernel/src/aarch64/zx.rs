@@ -28,6 +28,7 @@ use aarch64_cpu::registers::{
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -248,7 +249,7 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
         unsafe { load_ttbr0(view.root.as_u64(), view.asid, view.flush) };
     }
 
-    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) -> bool {
+    fn take_started(&mut self, queue: &mut VecDeque<Box<Task<HobbyPlatform>>>) -> bool {
         STARTED.drain_into(queue)
     }
 

@@ -22,6 +22,7 @@ use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 use ::x86_64::structures::paging::PhysFrame;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -193,7 +194,7 @@ impl Machine<HobbyPlatform> for HobbyMachine<'_> {
         unsafe { load_root(view.root.as_u64(), pcid) };
     }
 
-    fn take_started(&mut self, queue: &mut VecDeque<Task<HobbyPlatform>>) -> bool {
+    fn take_started(&mut self, queue: &mut VecDeque<Box<Task<HobbyPlatform>>>) -> bool {
         STARTED.drain_into(queue)
     }
 
