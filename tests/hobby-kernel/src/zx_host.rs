@@ -23,6 +23,7 @@
 //! | [`abi::HOST_BENCH`] | `bench(null, restricted, cal_ticks, cal_insns, iterations)` | the `bench:` line |
 //! | [`abi::HOST_EXIT`] | `exit(code)` | ends [`Program::run`] |
 //! | [`abi::HOST_KICK_ON_IRQ`] | `kick_on_irq()` | arms a one-shot timer; when it interrupts the thread, a second thread of the process kicks it first |
+//! | [`abi::HOST_KILL_ON_IRQ`] | `kill_on_irq()` | arms a one-shot timer; when it interrupts the thread, the host kills it (`zx_task_kill` of the thread): the program's last act |
 //!
 //! The last one covers the kick of a thread *in* restricted mode, which a
 //! single-threaded program cannot do itself: at the interrupt, the host
@@ -70,6 +71,9 @@ pub mod abi {
     /// `kick_on_irq()`: arm a one-shot timer; at its interrupt, kick the
     /// thread from a second thread.
     pub const HOST_KICK_ON_IRQ: u64 = 0x1003;
+    /// `kill_on_irq()`: arm a one-shot timer; at its interrupt, kill the
+    /// thread (it spins in restricted mode by then and never runs again).
+    pub const HOST_KILL_ON_IRQ: u64 = 0x1004;
 
     /// Size of the stack VMO the host maps.
     pub const STACK_SIZE: u64 = 4 * 4096;
@@ -259,9 +263,10 @@ impl<P: Platform> Program<P> {
     /// user mode: syscalls go to the host calls (normal mode, host numbers)
     /// or the crate's table, page faults and other traps to the crate's
     /// handlers, interrupts are acknowledged and then handed to the crate
-    /// as kernel boundaries. Records one check: the program exited with
-    /// code 0 (a normal-mode fault the crate cannot resolve ends the run
-    /// and fails it).
+    /// as kernel boundaries. Records one check: the program ended as it
+    /// should, killed by the host while it spun in restricted mode
+    /// (`kill_on_irq`), or `exit` with code 0 (a normal-mode fault the
+    /// crate cannot resolve ends the run and fails it).
     pub fn run<W: Write>(
         &self,
         ctx: <P::Arch as Arch>::UserContext,
@@ -276,9 +281,16 @@ impl<P: Platform> Program<P> {
             program: self,
             report: r,
             kick_on_irq: false,
+            kill_on_irq: false,
+            killed: false,
         };
         let stop = sched::run(&self.kernel, first, machine, &mut host);
+        let killed = host.killed;
         match stop {
+            Stop::NoThreads if killed => r.check(
+                "killed while spinning in restricted mode: the thread died at the interrupt, never back at the vector",
+                self.thread.is_dead(),
+            ),
             Stop::Exit(code) => r.check_eq("user program exited with code 0", code, 0),
             Stop::Unhandled(trap, ctx) => {
                 r.note(format_args!(
@@ -370,6 +382,9 @@ struct ProgramHost<'a, 'r, P: Platform, W: Write> {
     program: &'a Program<P>,
     report: &'r mut Report<W>,
     kick_on_irq: bool,
+    kill_on_irq: bool,
+    /// The host killed the thread at `kill_on_irq`'s interrupt.
+    killed: bool,
 }
 
 impl<P: Platform, W: Write> Host<P> for ProgramHost<'_, '_, P, W> {
@@ -379,8 +394,12 @@ impl<P: Platform, W: Write> Host<P> for ProgramHost<'_, '_, P, W> {
 
     fn host_call<M: Machine<P>>(&mut self, task: &mut Task<P>, machine: &mut M) -> Option<u64> {
         let number = P::Arch::syscall_number(&task.ctx);
-        if number == abi::HOST_KICK_ON_IRQ {
-            self.kick_on_irq = true;
+        if number == abi::HOST_KICK_ON_IRQ || number == abi::HOST_KILL_ON_IRQ {
+            if number == abi::HOST_KICK_ON_IRQ {
+                self.kick_on_irq = true;
+            } else {
+                self.kill_on_irq = true;
+            }
             machine.arm_timer(KICK_TIMER_INSNS);
             P::Arch::set_syscall_status(&mut task.ctx, 0);
             return None;
@@ -388,9 +407,20 @@ impl<P: Platform, W: Write> Host<P> for ProgramHost<'_, '_, P, W> {
         self.program.host_call(number, &mut task.ctx, self.report)
     }
 
-    fn on_timer(&mut self, _task: &Task<P>) {
+    fn on_timer(&mut self, task: &Task<P>) {
         if core::mem::take(&mut self.kick_on_irq) {
             self.program.kick_from_another_thread(self.report);
+        }
+        if core::mem::take(&mut self.kill_on_irq) {
+            // zx_task_kill of the thread, as another thread of the runtime
+            // would: it is in restricted mode, and leaves it dead at this
+            // interrupt's kernel boundary.
+            self.report.check(
+                "kill_on_irq: the thread spins in restricted mode at the interrupt",
+                self.program.kernel.in_restricted_mode(&task.thread),
+            );
+            task.thread.kill();
+            self.killed = true;
         }
     }
 }

@@ -21,7 +21,9 @@
 //! back to read-write, with a write to an untouched page demand-paged
 //! inside restricted mode; and the
 //! two measurements with `cntvct_el0` (which the kernel opens to EL0
-//! through `CNTKCTL_EL1`), calibrated by a 100,000-instruction loop.
+//! through `CNTKCTL_EL1`), calibrated by a 100,000-instruction loop; last,
+//! restricted code spins until the host kills the thread at a timer
+//! interrupt (`kill_on_irq`), and it never runs again.
 //!
 //! Every check goes through `check!`: the name sits in the code as a
 //! NUL-terminated string; the macro's two instruction arguments load the
@@ -473,7 +475,18 @@ core::arch::global_asm!(
     "mov x4, #{iterations}",
     "mov x16, #{host_bench}",
     "svc #0",
-    "mov x0, #0",
+    // -- 9. Killed while restricted code spins: the host kills the thread
+    // at the timer interrupt (`kill_on_irq`); it never comes back.
+    "mov x16, #{host_kill_on_irq}",
+    "svc #0",
+    "ldr x20, [x28, #{g_state_addr}]",
+    "adr x9, hk_zx_r_spin",
+    "str x9, [x20, #{s_pc}]",
+    "str xzr, [x20, #0]",
+    enter!("hk_zx_after_kill"),
+    "hk_zx_after_kill:",
+    check!("killed in restricted mode: never back at the vector", "mov x1, #1", "mov x2, #0"),
+    "mov x0, #1",
     "mov x16, #{host_exit}",
     "svc #0",
     "udf #0",
@@ -562,6 +575,7 @@ core::arch::global_asm!(
     host_bench = const HOST_BENCH,
     host_exit = const HOST_EXIT,
     host_kick_on_irq = const HOST_KICK_ON_IRQ,
+    host_kill_on_irq = const HOST_KILL_ON_IRQ,
     sys_close = const Sys::HandleClose as u32,
     sys_vmo_create = const Sys::VmoCreate as u32,
     sys_vmar_map = const Sys::VmarMap as u32,

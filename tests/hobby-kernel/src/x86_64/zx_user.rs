@@ -34,7 +34,10 @@
 //! 8. measures 10,000 null syscalls (`zx_handle_close(ZX_HANDLE_INVALID)`)
 //!    and 10,000 enter → restricted `syscall` → vector round trips with
 //!    `rdtsc` (one tick per instruction under `-icount shift=0`, which a
-//!    100,000-instruction loop calibrates), reports them and exits.
+//!    100,000-instruction loop calibrates) and reports them;
+//! 9. spins in restricted mode until the host kills the thread at a
+//!    timer interrupt (`kill_on_irq`, as another thread's `zx_task_kill`
+//!    would): it never comes back to the vector.
 //!
 //! Every check goes through the `check!` macro: the name sits in the code
 //! as a NUL-terminated string, `rsi` = what was seen, `rdx` = what was
@@ -527,7 +530,18 @@ core::arch::global_asm!(
     "mov r8d, {iterations}",
     "mov eax, {host_bench}",
     "syscall",
-    "xor edi, edi",
+    // -- 9. Killed while restricted code spins: the host kills the thread
+    // at the timer interrupt (`kill_on_irq`); it never comes back.
+    "mov eax, {host_kill_on_irq}",
+    "syscall",
+    "mov rbx, [r15 + {g_state_addr}]",
+    "lea rax, [rip + hk_zx_r_spin]",
+    "mov [rbx + {s_ip}], rax",
+    "mov qword ptr [rbx + {s_rax}], 0",
+    enter!("hk_zx_after_kill"),
+    "hk_zx_after_kill:",
+    check!("killed in restricted mode: never back at the vector", "1", "0"),
+    "mov edi, 1",
     "mov eax, {host_exit}",
     "syscall",
     "ud2",
@@ -631,6 +645,7 @@ core::arch::global_asm!(
     host_bench = const HOST_BENCH,
     host_exit = const HOST_EXIT,
     host_kick_on_irq = const HOST_KICK_ON_IRQ,
+    host_kill_on_irq = const HOST_KILL_ON_IRQ,
     sys_close = const Sys::HandleClose as u32,
     sys_vmo_create = const Sys::VmoCreate as u32,
     sys_vmar_map = const Sys::VmarMap as u32,
