@@ -7,6 +7,7 @@ pub mod group;
 pub mod host;
 pub mod page_table;
 pub mod procs;
+pub mod waitenv;
 
 use std::sync::Arc;
 
