@@ -65,6 +65,23 @@ fn write_bit<A: Arch>() -> u64 {
     }
 }
 
+/// "Ours": each call protects the benchmark gigabyte of a table R ↔ RW
+/// (alternating) with `PageTable::protect`, then flushes on the sim.
+fn toggler<A: Arch>(sim: &Sim<A>) -> impl FnMut(&mut PageTable<Sim<A>>) + '_ {
+    let urw = MmuFlags::RW | MmuFlags::USER;
+    let ur = MmuFlags::READ | MmuFlags::USER;
+    let mut write = true;
+    move |pt| {
+        write = !write;
+        let flags = if write { urw } else { ur };
+        let mut batch = TlbBatch::new::<A>(1);
+        let mut reserve = FrameReserve::empty(sim);
+        pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
+            .expect("protect");
+        sim.flush_tlb(&batch);
+    }
+}
+
 fn config(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     g.sample_size(30)
         .warm_up_time(Duration::from_secs(1))
@@ -88,21 +105,10 @@ fn ours_and_floors<A: Arch>(
     let tables = leaf_tables(&sim, theirs.root(), GIB_BASE);
     let ptrs = table_ptrs(&sim, &tables);
     let bit = write_bit::<A>();
-    let urw = MmuFlags::RW | MmuFlags::USER;
-    let ur = MmuFlags::READ | MmuFlags::USER;
     // SAFETY: the benchmark owns `theirs`; nothing else touches its tables
     // while the loop runs.
     let floor = || unsafe { floor_plain(&ptrs, bit) };
-    let mut write = true;
-    let mut ours = |pt: &mut PageTable<Sim<A>>| {
-        write = !write;
-        let flags = if write { urw } else { ur };
-        let mut batch = TlbBatch::new::<A>(1);
-        let mut reserve = FrameReserve::empty(&sim);
-        pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
-            .expect("protect");
-        sim.flush_tlb(&batch);
-    };
+    let mut ours = toggler(&sim);
 
     let mut g = c.benchmark_group(format!("populated_{}", A::NAME));
     config(&mut g);
@@ -163,7 +169,6 @@ fn sparse<A: Arch>(c: &mut Criterion) {
     let sim = Sim::<A>::new();
     let mut pt = PageTable::new(sim.clone(), 1).expect("root table");
     let urw = MmuFlags::RW | MmuFlags::USER;
-    let ur = MmuFlags::READ | MmuFlags::USER;
     let mut batch = TlbBatch::new::<A>(1);
     for i in (0..GIB_PAGES).step_by(8) {
         let va = GIB_BASE + i * PAGE_SIZE;
@@ -176,16 +181,7 @@ fn sparse<A: Arch>(c: &mut Criterion) {
     // SAFETY: the floor only flips bits of this benchmark's tables, between
     // our protects (alternating, never at once).
     let floor = || unsafe { floor_plain(&ptrs, bit) };
-    let mut write = true;
-    let mut ours = |pt: &mut PageTable<Sim<A>>| {
-        write = !write;
-        let flags = if write { urw } else { ur };
-        let mut batch = TlbBatch::new::<A>(1);
-        let mut reserve = FrameReserve::empty(&sim);
-        pt.protect(black_box(GIB_BASE), GIB, flags, &mut batch, &mut reserve)
-            .expect("protect");
-        sim.flush_tlb(&batch);
-    };
+    let mut ours = toggler(&sim);
     let mut g = c.benchmark_group(format!("populated_{}", A::NAME));
     config(&mut g);
     g.bench_function("ours_pt_sparse", |b| b.iter(|| ours(&mut pt)));

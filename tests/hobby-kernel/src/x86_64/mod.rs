@@ -11,6 +11,8 @@ mod pingpong_user;
 mod scenario;
 mod user;
 mod zx;
+#[macro_use]
+mod zx_user_macros;
 mod zx_user;
 
 use core::fmt;
